@@ -1,0 +1,160 @@
+"""Checkpoints: ours (self-describing, written atomically) and the original's (``{"state_dict": ...}``).
+
+Every file is read with ``torch.load(weights_only=True)``: a checkpoint never runs code when opened.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from snasnet.arch import Architecture
+from snasnet.errors import CheckpointError, SnasnetError
+from snasnet.model import SNASNet, build_model, model_from_config
+from snasnet.presets import Preset
+
+FORMAT = "snasnet-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, model: SNASNet, **extra: object) -> Path:
+    """Write ``model`` (its config and weights) plus ``extra`` plain data atomically: a temporary file in
+    the same directory, flushed and fsynced, then renamed over ``path``. A crash leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_config": model.config(),
+        "state_dict": model.state_dict(),
+        **extra,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """The raw contents of a checkpoint file, or a CheckpointError that says what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(
+                f"{path} holds Python objects besides tensors and plain data; refusing to unpickle them "
+                "(loaded with weights_only=True)"
+            ) from None
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (it could not be unpickled)") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, IndexError):
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint (truncated, or another kind of file)"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{path} holds a {type(data).__name__}, not a checkpoint dictionary")
+    return dict(data)
+
+
+def _is_state_dict(data: Mapping) -> bool:
+    return bool(data) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items())
+
+
+def load_weights(model: SNASNet, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """``load_state_dict(strict=True)``, refusing a mismatch with the first differing key named."""
+    expected = model.state_dict()
+    for key, tensor in expected.items():
+        if key not in state_dict:
+            raise CheckpointError(
+                f"{source} does not fit architecture {model.arch} ({model.arch.celltype}, preset "
+                f"{model.preset.name}): first mismatch at '{key}', missing from the checkpoint"
+            )
+        got = state_dict[key]
+        if tuple(got.shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{source} does not fit architecture {model.arch} ({model.arch.celltype}, preset "
+                f"{model.preset.name}): first mismatch at '{key}', shape {list(got.shape)} in the "
+                f"checkpoint, {list(tensor.shape)} in the model"
+            )
+    for key in state_dict:
+        if key not in expected:
+            raise CheckpointError(
+                f"{source} does not fit architecture {model.arch} ({model.arch.celltype}, preset "
+                f"{model.preset.name}): first mismatch at '{key}', which the model does not have"
+            )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    arch: Architecture | str | Sequence[str] | None = None,
+    preset: str | Preset | None = None,
+    celltype: str | None = None,
+    timesteps: int | None = None,
+    second_avgpooling: int = 2,
+    map_location: str | torch.device = "cpu",
+    **overrides: object,
+) -> SNASNet:
+    """A model with the weights of ``path``.
+
+    Our checkpoints describe their network; ``timesteps`` may change T. The original's files
+    (``{"state_dict": ...}`` or a bare state_dict) need ``arch`` and ``preset`` (and the ``celltype`` and
+    ``second_avgpooling`` they were trained with). The stem width is read from the file, since the
+    original's CIFAR-10 code and its spikingjelly port differ there.
+    """
+    data = read_checkpoint(path, map_location)
+    source = str(path)
+    if data.get("format") == FORMAT:
+        try:
+            model = model_from_config(data["model_config"], timesteps=timesteps)
+        except SnasnetError as exc:
+            raise CheckpointError(f"{source}: {exc}") from None
+        if arch is not None:
+            kind = celltype or model.arch.celltype
+            given = arch if isinstance(arch, Architecture) else Architecture.parse(arch, kind)
+            if given.matrix != model.arch.matrix or given.celltype != model.arch.celltype:
+                raise CheckpointError(
+                    f"{source} holds architecture {model.arch} ({model.arch.celltype}), not {given} "
+                    f"({given.celltype}); leave the architecture out to use the checkpoint's"
+                )
+        state_dict = data.get("state_dict")
+    else:
+        state_dict = data.get("state_dict", data)
+        if not isinstance(state_dict, Mapping) or not _is_state_dict(state_dict):
+            raise CheckpointError(f"{source} holds no state_dict of tensors: it is not a model checkpoint")
+        if arch is None or preset is None:
+            raise CheckpointError(
+                f"{source} is an original SNASNet checkpoint, which does not record its network: give the "
+                "architecture and preset (e.g. --arch 0302 0030 3003 0000 --dataset cifar100)"
+            )
+        stem = state_dict.get("stem.0.weight")
+        if stem is not None and stem.dim() == 4 and "channels" not in overrides:
+            overrides["channels"] = int(stem.shape[0])
+        model = build_model(
+            preset, arch, celltype=celltype, timesteps=timesteps or 5, second_avgpooling=second_avgpooling, **overrides
+        )
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointError(f"{source} holds no state_dict")
+    load_weights(model, state_dict, source)
+    return model.to(map_location)

@@ -1,0 +1,3 @@
+from snasnet_cli.app import main
+
+main()

@@ -1,0 +1,50 @@
+"""The `snasnet` Typer application: registers the commands and turns user errors into one line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from snasnet import __version__
+from snasnet.errors import SnasnetError
+from snasnet_cli.commands import arch, pending
+
+app = typer.Typer(
+    name="snasnet",
+    help="Search, train, evaluate and export SNASNet spiking neural networks (Kim et al., ECCV 2022).",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"snasnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Search, train, evaluate and export SNASNet spiking neural networks (Kim et al., ECCV 2022)."""
+
+
+app.command(name="arch")(arch.arch)
+pending.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `snasnet` console script and of `python -m snasnet_cli`."""
+    try:
+        app(args=argv, prog_name="snasnet")
+    except SnasnetError as exc:
+        # A user's mistake: one line that says what was wrong and what to do, no traceback.
+        print(f"snasnet: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,77 @@
+"""The `snasnet` command line as a user meets it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from snasnet import __version__
+from snasnet_cli.app import app
+
+runner = CliRunner()
+
+
+def snasnet(*args: str) -> subprocess.CompletedProcess:
+    """Run the real entry point in a fresh process, as a user's shell would."""
+    return subprocess.run([sys.executable, "-m", "snasnet_cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("search", "train", "eval", "export", "tui", "arch"):
+        assert command in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"snasnet {__version__}"
+
+
+def test_arch_shows_the_cell_and_its_network():
+    result = runner.invoke(app, ["arch", "0302", "0030", "3003", "0000"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "0 -> 1" in out and "3 conv3x3" in out and "2 -> 0" in out and "backward" in out
+    assert "canonical: 0302 0030 3003 0000" in out
+    assert "20,624,500 parameters" in out  # cifar100 preset
+    assert "1.561 G per timestep" in out
+
+
+def test_arch_json_for_machines():
+    result = runner.invoke(
+        app, ["arch", "0342 0000 0003 0000", "--celltype", "forward", "--preset", "digits", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["celltype"] == "forward" and report["pruned_nodes"] == [1]
+    assert report["canonical"] == "0042 0000 0003 0000"
+    assert [e["op_name"] for e in report["edges"]] == ["conv3x3", "avgpool", "conv1x1", "conv3x3"]
+    assert report["macs_per_image"] == report["stem_macs"] + 5 * report["macs_per_timestep"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["arch", "0302", "0030", "3a03", "0000"], "row 3 ('3a03'), character 2: 'a' is not an operation"),
+        (["arch", "0302", "0030", "3003"], "expected 4 rows"),
+        (["arch", "0302 0030 3003 0000", "--celltype", "forward"], "backward edge node 2 -> node 0"),
+        (["arch", "0302 0030 3003 0000", "--preset", "mnist"], "unknown preset 'mnist'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    result = snasnet(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", ["search", "train", "eval", "export", "tui"])
+def test_commands_not_built_yet_say_so(command):
+    result = runner.invoke(app, [command, "--dataset", "digits"])
+    assert result.exit_code == 1
+    assert "not available yet" in result.output

@@ -1,0 +1,24 @@
+"""The library never imports the front-end toolkits (Harlequin-style contract)."""
+
+import subprocess
+import sys
+
+FRONT_ENDS = ("typer", "textual", "rich", "click")
+
+
+def test_library_imports_no_front_end():
+    code = (
+        "import sys, snasnet, exporters\n"
+        "from snasnet import build_model, load_checkpoint, complexity, Architecture\n"
+        "import snasnet.model, snasnet.checkpoint, snasnet.complexity, snasnet.arch\n"
+        "build_model('digits', '0302 0030 3003 0000')\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FRONT_ENDS!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_arch_module_needs_no_torch():
+    code = "import sys, snasnet.arch; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -15,3 +15,7 @@ class CheckpointError(SnasnetError):
 
 class ConfigError(SnasnetError, ValueError):
     """An unknown preset, a bad size, or options that do not fit together."""
+
+
+class DataError(SnasnetError):
+    """A dataset that is unknown, missing or malformed: the message says where it was looked for."""

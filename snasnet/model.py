@@ -63,6 +63,10 @@ class SNASNet(nn.Module):
         self.arch, self.preset, self.lif = arch, preset, lif
         self.timesteps, self.second_avgpooling = timesteps, second_avgpooling
         self.path = path
+        #: fast path in eval mode: skip the backward edges at the last step (their output feeds nothing).
+        #: Outputs are unchanged; spike counts of those edges then cover T-1 steps. False does the
+        #: original's work exactly (e.g. to count every spike the original computes).
+        self.skip_unused_feedback = True
         c1, c2 = preset.channels, 2 * preset.channels
 
         self.stem = nn.Sequential(
@@ -171,7 +175,8 @@ class SNASNet(nn.Module):
 
     def _forward_fast(self, static: torch.Tensor) -> torch.Tensor:
         steps = self.timesteps
-        keep = self.training  # eval mode: the last step's feedback feeds nothing and updates no statistics
+        # in eval mode the last step's feedback feeds nothing and updates no statistics
+        keep = self.training or not self.skip_unused_feedback
         x = self.cell1.run(static, steps, static=True, keep_last_feedback=keep)
         x = run_seq(self.downconv1, x)
         x = seq_map(self.resdownsample1, x)

@@ -9,7 +9,7 @@ import typer
 
 from snasnet import __version__
 from snasnet.errors import SnasnetError
-from snasnet_cli.commands import arch, pending
+from snasnet_cli.commands import arch, evaluate, export, search, train, tui
 
 app = typer.Typer(
     name="snasnet",
@@ -36,8 +36,16 @@ def _root(
     """Search, train, evaluate and export SNASNet spiking neural networks (Kim et al., ECCV 2022)."""
 
 
+# One module per command. A command module exposes the command function (and CONTEXT, its Typer context
+# settings), or a Typer sub-application named ``app`` for a command with subcommands (export).
 app.command(name="arch")(arch.arch)
-pending.register(app)
+for name, module in (("search", search), ("train", train), ("eval", evaluate), ("export", export), ("tui", tui)):
+    sub = getattr(module, "app", None)
+    if isinstance(sub, typer.Typer):
+        app.add_typer(sub, name=name)
+    else:
+        command = getattr(module, "evaluate" if name == "eval" else name)
+        app.command(name=name, context_settings=getattr(module, "CONTEXT", None))(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,262 @@
+"""Run directories and their event stream: the one protocol between jobs and every front end (DESIGN.md).
+
+A job writes ``run.json`` (job, configuration, architecture, seed, versions, start time, status) and
+appends one JSON object per line to ``events.jsonl``, flushed as it happens::
+
+    {"v": 1, "ts": 1764250000.12, "event": "candidate_scored", "index": 3, "arch": "0302 0030 3003 0000", ...}
+
+Readers (the TUI, tests, scripts) follow ``events.jsonl`` with ``EventReader``, which skips and counts
+malformed or partial lines and ignores nothing else: unknown events are passed on for the reader to
+ignore. This module imports no torch, so a dashboard can use it in a process of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from snasnet.errors import SnasnetError
+
+EVENTS_VERSION = 1
+RUN_JSON = "run.json"
+EVENTS = "events.jsonl"
+DEFAULT_ROOT = "runs"
+STATUSES = ("running", "ok", "failed", "cancelled")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on (read from metadata: nothing is imported)."""
+    versions = {"python": platform.python_version()}
+    for name in ("snasnet", "torch", "torchvision", "spikingjelly", "numpy", "onnx", "onnxruntime"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def default_run_dir(job: str, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
+    """``runs/<job>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3`` ... if that second is taken."""
+    stem = f"{job}-{datetime.now():%Y%m%d-%H%M%S}"
+    path = Path(root) / stem
+    n = 2
+    while path.exists():
+        path = Path(root) / f"{stem}-{n}"
+        n += 1
+    return path
+
+
+def _jsonable(value: object) -> object:
+    """Plain JSON for events: tensors and numpy scalars become numbers or lists, paths strings."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        if isinstance(value, float) and value != value:  # NaN is not JSON
+            return None
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # torch tensors, numpy arrays and scalars
+        return _jsonable(value.tolist())
+    return str(value)
+
+
+class RunDir:
+    """A job's run directory. On ranks other than 0 of a distributed job, create it with ``enabled=False``:
+    every write is then skipped, so the job code needs no rank checks around its events."""
+
+    def __init__(self, path: str | os.PathLike, enabled: bool = True) -> None:
+        self.path = Path(path)
+        self.enabled = enabled
+        self._events = None
+        self._listeners: list[Callable[[dict], None]] = []
+
+    # --- creation -------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        job: str,
+        config: dict,
+        run_dir: str | os.PathLike | None = None,
+        *,
+        arch: str | None = None,
+        celltype: str | None = None,
+        seed: int | None = None,
+        enabled: bool = True,
+        resume: bool = False,
+    ) -> RunDir:
+        """Make the directory and write ``run.json`` (status ``running``). With ``resume`` the directory and
+        its events are kept and ``run.json`` is updated; without it an existing non-empty directory is an error,
+        so that no earlier run is overwritten."""
+        path = Path(run_dir) if run_dir is not None else default_run_dir(job)
+        run = cls(path, enabled)
+        if not enabled:
+            return run
+        if path.exists() and any(path.iterdir()) and not resume:
+            raise SnasnetError(f"run directory {path} already holds a run: choose another --run-dir, or --resume it")
+        path.mkdir(parents=True, exist_ok=True)
+        info = run.read_info() if resume else {}
+        info.update(
+            {
+                "job": job,
+                "config": _jsonable(config),
+                "arch": arch,
+                "celltype": celltype,
+                "seed": seed,
+                "versions": package_versions(),
+                "host": platform.node(),
+                "argv": sys.argv,
+                "status": "running",
+                "error": None,
+            }
+        )
+        info.setdefault("started", time.time())
+        if resume:
+            info["resumed"] = info.get("resumed", []) + [time.time()]
+        run._write_info(info)
+        return run
+
+    # --- run.json -------------------------------------------------------------------------------
+    def read_info(self) -> dict:
+        try:
+            return json.loads((self.path / RUN_JSON).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_info(self, info: dict) -> None:
+        tmp = self.path / f".{RUN_JSON}.tmp"
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        os.replace(tmp, self.path / RUN_JSON)
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        if not self.enabled:
+            return
+        info = self.read_info()
+        info.update({"status": status, "error": error, "finished": time.time() if status != "running" else None})
+        self._write_info(info)
+
+    # --- events ---------------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(event)`` for every event this process emits: how the CLI shows progress from the
+        same events a dashboard reads."""
+        self._listeners.append(listener)
+
+    def emit(self, event: str, **fields: object) -> dict:
+        """Append one event and flush it, so a follower sees it at once; tell the listeners. Returns the event."""
+        record = {"v": EVENTS_VERSION, "ts": round(time.time(), 3), "event": event, **_jsonable(fields)}
+        if self.enabled:
+            if self._events is None:
+                self._events = open(self.path / EVENTS, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+            self._events.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._events.flush()
+            for listener in self._listeners:
+                listener(record)
+        return record
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    def events(self) -> list[dict]:
+        return EventReader(self.path / EVENTS).read_new()
+
+    # --- a job's life -----------------------------------------------------------------------------
+    @contextmanager
+    def job(self, **started: object) -> Iterator[RunDir]:
+        """``run_started`` on entry; ``run_finished`` with status ok, cancelled (Ctrl-C, SIGTERM turned into
+        KeyboardInterrupt) or failed (with the error message) on exit. The exception still propagates."""
+        self.emit("run_started", **started)
+        try:
+            yield self
+        except KeyboardInterrupt:
+            self._finish("cancelled", "interrupted")
+            raise
+        except SnasnetError as exc:
+            self._finish("failed", str(exc))
+            raise
+        except BaseException as exc:
+            self._finish("failed", "".join(traceback.format_exception_only(type(exc), exc)).strip())
+            raise
+        else:
+            self._finish("ok", None)
+
+    def _finish(self, status: str, error: str | None) -> None:
+        self.emit("run_finished", status=status, error=error)
+        self.set_status(status, error)
+        self.close()
+
+
+@dataclass
+class EventReader:
+    """Follows an ``events.jsonl`` that another process may still be writing.
+
+    ``read_new()`` returns the complete new lines since the last call, parsed; a line without its newline
+    yet is left for the next call; malformed lines and objects without ``"event"`` are skipped and
+    counted in ``skipped``.
+    """
+
+    path: Path
+    offset: int = 0
+    skipped: int = 0
+    _partial: bytes = field(default=b"", repr=False)
+
+    def read_new(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # incomplete last line (or b"")
+        events = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                self.skipped += 1
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+                self.skipped += 1
+                continue
+            events.append(record)
+        return events
+
+
+def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[Path]:
+    """Run directories under ``root`` (those with a run.json), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if (p / RUN_JSON).is_file()]
+    return sorted(runs, key=lambda p: (p / RUN_JSON).stat().st_mtime, reverse=True)
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM act like Ctrl-C in this process (main thread), so a job that is terminated
+    checkpoints, records ``cancelled`` and exits like an interrupted one."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)

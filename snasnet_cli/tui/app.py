@@ -17,6 +17,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from snasnet_cli.tui.jobs import Job, JobRequest, write_arch_file
@@ -144,16 +145,23 @@ class DashboardApp(App[None]):
         if switch:
             self.action_show_panel({"search": "search", "train": "training"}.get(job or "", "log"))
 
+    def _main(self, selector: str | type, kind: type | None = None) -> Widget:
+        """A widget of the dashboard's own screen, also while the help or the job form is shown over it."""
+        screen = self.screen_stack[0]
+        return screen.query_one(selector, kind) if kind else screen.query_one(selector)
+
     def refresh_panels(self) -> None:
+        if not self.screen_stack or not self.screen_stack[0].is_attached:
+            return  # closing
         search = self.views.get(self.current.get("search"))
-        self.query_one(SearchPanel).show(search)
-        self.query_one(TrainingPanel).show(self.views.get(self.current.get("train")))
+        self._main(SearchPanel).show(search)
+        self._main(TrainingPanel).show(self.views.get(self.current.get("train")))
         focused = self.views.get(self.followed) if self.followed else None
-        self.query_one(SpikesPanel).show(focused, self._spike_reading(focused))
-        self.query_one(LogPanel).show(focused, self.jobs.get(self.followed) if self.followed else None)
+        self._main(SpikesPanel).show(focused, self._spike_reading(focused))
+        self._main(LogPanel).show(focused, self.jobs.get(self.followed) if self.followed else None)
         rows = sorted(self.views.values(), key=lambda v: v.state.started_ts or float("inf"), reverse=True)
         where = str(self.source.root) if getattr(self.source, "root", None) else "the runs given"
-        self.query_one(RunsPanel).show([self._row(v) for v in rows], self.followed, where)
+        self._main(RunsPanel).show([self._row(v) for v in rows], self.followed, where)
         self._status_line(focused)
 
     def _spike_reading(self, view: RunView | None) -> SpikeReading | None:
@@ -191,26 +199,26 @@ class DashboardApp(App[None]):
                 line.append(f"   {focused.skipped} malformed line(s) skipped", style="yellow")
         running = sum(job.running for job in self.jobs.values())
         line.append(f"   jobs running: {running}" if running else "")
-        self.query_one("#status-line", Static).update(line)
+        self._main("#status-line", Static).update(line)
 
     # --- messages from the panels ---------------------------------------------------------------------------
     def on_search_panel_candidate_chosen(self, message: SearchPanel.CandidateChosen) -> None:
         self.chosen = message.candidate
-        if self.followed == message.run.path:
-            self.query_one(SpikesPanel).show(message.run, self._spike_reading(message.run))
+        if self.followed == message.run.path and self.screen_stack:
+            self._main(SpikesPanel).show(message.run, self._spike_reading(message.run))
 
     def on_runs_panel_run_chosen(self, message: RunsPanel.RunChosen) -> None:
         self.focus_run(Path(message.path))
 
     # --- keys -----------------------------------------------------------------------------------------------
     def action_show_panel(self, name: str) -> None:
-        self.query_one(TabbedContent).active = name
+        self._main(TabbedContent).active = name
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # the panel's table takes the keys at once: arrows move in the leaderboard, Enter follows a run
         target = {"search": "#leaderboard", "spikes": "#layers", "log": "#job-log", "runs": "#runs-table"}
         if event.pane.id in target:
-            self.query_one(target[event.pane.id]).focus()
+            self._main(target[event.pane.id]).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -220,7 +228,7 @@ class DashboardApp(App[None]):
         request = self.defaults
         search = self.views.get(self.current.get("search"))
         if search is not None and search.state.search.best is not None:
-            request = self._train_request(search, self.query_one(SearchPanel).selected) or request
+            request = self._train_request(search, self._main(SearchPanel).selected) or request
         checkpoint = self._checkpoint()
         return replace(request, checkpoint=checkpoint) if checkpoint else request
 
@@ -251,7 +259,7 @@ class DashboardApp(App[None]):
         if search is None or search.state.search.best is None:
             self.notify("no scored candidate yet: start a search (n) or follow one (5)", severity="warning")
             return
-        request = self._train_request(search, self.query_one(SearchPanel).selected)
+        request = self._train_request(search, self._main(SearchPanel).selected)
         if request is not None:
             self.launch(request)
 
@@ -314,7 +322,7 @@ class DashboardApp(App[None]):
     async def _run_job(self, job: Job) -> None:
         def line(_: str) -> None:
             if self.followed == job.run_dir:
-                self.query_one(LogPanel).show(self.views.get(job.run_dir), job)
+                self._main(LogPanel).show(self.views.get(job.run_dir), job)
 
         await job.run(line)
         self.poll()

@@ -61,7 +61,7 @@ class SearchPanel(Vertical):
         self._rows: dict[str, Candidate] = {}
         self._sort = SORTS[0]
         self._reverse = False
-        self._pinned: str | None = None  # row the person put the cursor on; else the cursor stays on top
+        self._pinned: str | None = None  # the candidate under the cursor, unless the cursor is on the top row
         self._plotted = -1
         self._drawn: tuple | None = None
 
@@ -187,8 +187,9 @@ class SearchPanel(Vertical):
 
     # --- the selected candidate -------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.has_focus and event.row_key is not None:
-            self._pinned = event.row_key.value
+        # the cursor on the top row follows whatever comes first (the best, by default); anywhere else it stays on
+        # that candidate while new rows arrive and the order changes
+        self._pinned = event.row_key.value if event.cursor_row > 0 and event.row_key is not None else None
         self._draw_selected()
 
     def _draw_selected(self) -> None:

@@ -1,0 +1,285 @@
+"""The dashboard driven by Textual's Pilot over prepared run directories, and over job processes it starts."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from prepared_runs import T0, append_events, candidate_event, epoch_event, event, write_search_run, write_train_run
+from rich.text import Text
+from textual.widgets import DataTable, Log, Static
+from textual_plotext import PlotextPlot
+
+from snasnet_cli.tui.app import DashboardApp, make_app
+from snasnet_cli.tui.jobs import JobRequest
+from snasnet_cli.tui.screens.help import HelpScreen
+from snasnet_cli.tui.screens.launch import LaunchScreen
+from snasnet_cli.tui.source import RunsSource
+
+SIZE = (80, 24)
+FAKE_JOB = Path(__file__).with_name("fake_job.py")
+
+
+def pilot_test(test: Callable) -> Callable:
+    """Run an async Pilot test in its own event loop (no pytest asyncio plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def text(widget: Static) -> str:
+    content = widget.content
+    return content.plain if isinstance(content, Text) else Text.from_markup(str(content)).plain
+
+
+def shown(app: DashboardApp, selector: str) -> str:
+    return text(app.query_one(selector, Static))
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+def leaderboard(app: DashboardApp) -> list[list[str]]:
+    table = app.query_one("#leaderboard", DataTable)
+    return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def fake_python(tmp_path: Path, mode: str) -> str:
+    """An executable that stands for ``python`` in ``python -m snasnet_cli ...``: runs fake_job.py in ``mode``."""
+    script = tmp_path / f"python-{mode}"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_JOB}" {mode} "$@"\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+@pilot_test
+async def test_the_leaderboard_follows_a_search_as_its_events_arrive(tmp_path):
+    run = tmp_path / "search-1"
+    write_search_run(run, [1.0, 5.0, 3.0], finished=False, total=10)
+    app = DashboardApp(RunsSource.for_path(run), poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3, what="3 rows")
+        assert [row[0] for row in leaderboard(app)] == ["1", "2", "0"]  # by score, best first
+        assert "3/10 scored" in shown(app, "#search-stats") and "best #1 5.00" in shown(app, "#search-stats")
+        append_events(run, [candidate_event(3, 9.5, T0 + 2.0), candidate_event(4, 0.5, T0 + 2.5)])
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 5, what="5 rows")
+        assert [row[0] for row in leaderboard(app)] == ["3", "1", "2", "0", "4"]
+        stats = shown(app, "#search-stats")
+        assert "5/10 scored" in stats and "best #3 9.50" in stats and "2.00/s" in stats and "ETA 0:02" in stats
+        assert app.query_one("#cell", Static).border_title == "cell #3  score 9.50"
+        assert app.query_one("#distribution", PlotextPlot).border_title == "score distribution (n=5)"
+
+
+@pilot_test
+async def test_the_training_curves_and_progress_update_each_epoch(tmp_path):
+    run = tmp_path / "train-1"
+    write_train_run(run, [0.5, 0.7], epochs=4, finished=False)
+    app = DashboardApp(RunsSource.for_path(run), poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "epoch 2/4" in shown(app, "#train-stats"), what="epoch 2")
+        acc_plot = app.query_one("#acc-plot", PlotextPlot)
+        await wait_for(pilot, lambda: "70.0" in acc_plot.render().plain, what="the accuracy axis up to 70%")
+        assert "90.0" not in acc_plot.render().plain
+        append_events(run, [event("train_step", T0 + 22.5, epoch=3, step=1, steps=4, loss=0.4, acc=0.85, lr=0.03,
+                                  images_per_s=900.0), epoch_event(3, 4, 0.9, T0 + 30)])  # fmt: skip
+        await wait_for(pilot, lambda: "epoch 3/4" in shown(app, "#train-stats"), what="epoch 3")
+        await wait_for(pilot, lambda: "90.0" in acc_plot.render().plain, what="the new top of the accuracy axis")
+        stats = shown(app, "#train-stats")
+        assert "val acc 90.0% (best 90.0% at epoch 3)" in stats and "lr 0.03" in stats and "900 img/s" in stats
+
+
+@pilot_test
+async def test_a_finished_search_shows_the_best_candidate_its_score_and_its_cell(tmp_path):
+    run = tmp_path / "search-done"
+    write_search_run(run, [12.5, 431.25, 88.0, 430.0])  # best: candidate 1, arch ARCHS[1]
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 4, what="rows")
+        stats = shown(app, "#search-stats")
+        assert "ok" in stats and "4/4 scored" in stats
+        assert "best #1 431.25  0100 0020 0003 1000 (backward)" in stats
+        cell = shown(app, "#cell")
+        assert "(0)──skip───▶(1)─conv1x1─▶(2)─conv3x3─▶(3)" in cell  # 0100 0020 0003: a chain of three edges
+        assert "skip" in cell.splitlines()[-2] and "╌" in cell  # 1000: node 3 feeds node 0 a step later
+
+
+@pilot_test
+async def test_a_finished_training_shows_its_final_accuracy_and_per_layer_sparsity(tmp_path):
+    run = tmp_path / "train-done"
+    events = write_train_run(run, [0.61, 0.83, 0.875])
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "ok" in shown(app, "#train-stats"), what="finished run")
+        assert "val acc 87.5% (best 87.5% at epoch 3)" in shown(app, "#train-stats")
+        await pilot.press("3")
+        await pilot.pause()
+        last = next(e for e in reversed(events) if e["event"] == "epoch_finished")
+        table = app.query_one("#layers", DataTable)
+        rows = [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [r[0] for r in rows] == list(last["firing_rates"])
+        for row, rate in zip(rows, last["firing_rates"].values(), strict=True):
+            assert row[2] == f"{100 * rate:.2f}%" and row[3] == f"{100 * (1 - rate):.1f}%"
+        mean = sum(last["firing_rates"].values()) / len(last["firing_rates"])
+        assert f"sparsity {100 * (1 - mean):.2f}%" in shown(app, "#spikes-stats")
+
+
+@pilot_test
+async def test_the_leaderboard_sorts_by_key_and_by_header(tmp_path):
+    run = tmp_path / "search-sort"
+    write_search_run(run, [2.0, 9.0, 4.0])
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3)
+        assert [r[0] for r in leaderboard(app)] == ["1", "2", "0"]
+        await pilot.press("r")  # reverse: worst first
+        assert [r[0] for r in leaderboard(app)] == ["0", "2", "1"]
+        await pilot.press("s")  # next column: candidate index
+        assert [r[0] for r in leaderboard(app)] == ["0", "1", "2"]
+        assert app.query_one("#leaderboard", DataTable).border_title == "leaderboard by # ▲"
+        await pilot.click("#leaderboard", offset=(10, 1))  # the "score" header
+        assert [r[0] for r in leaderboard(app)] == ["1", "2", "0"]
+
+
+@pilot_test
+async def test_malformed_and_partial_lines_are_skipped_counted_and_shown(tmp_path):
+    run = tmp_path / "search-bad"
+    write_search_run(run, [1.0, 2.0], finished=False, total=4)
+    with open(run / "events.jsonl", "a") as f:
+        f.write('not json at all\n{"v":1,"ts":1.0}\n{"v":1,"ts":1,"event":"candidate_sco')
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 2)
+        await wait_for(pilot, lambda: "2 malformed line(s) skipped" in shown(app, "#status-line"))
+        with open(run / "events.jsonl", "a") as f:  # the partial line completes: it was only late
+            f.write(f'red","index":2,"arch":"0302 0030 3003 0000","score":7.0,"ts":{T0 + 2}}}\n')
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3, what="the completed line")
+        await pilot.press("4")
+        await pilot.pause()
+        assert "2 malformed line(s) of events.jsonl skipped" in shown(app, "#log-stats")
+
+
+@pilot_test
+async def test_the_runs_panel_lists_every_run_and_enter_follows_one(tmp_path):
+    write_search_run(tmp_path / "search-a", [3.0, 4.0])
+    write_train_run(tmp_path / "train-b", [0.5, 0.75])
+    (tmp_path / "not-a-run").mkdir()
+    app = make_app(tmp_path, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        rows = {str(table.get_row_at(i)[0]).strip("▶ "): [str(c) for c in table.get_row_at(i)] for i in range(2)}
+        assert rows["search-a"][1:4] == ["search", "ok", "best 4.00 (0100 0020 0003 1000), 2/2 scored"]
+        assert rows["train-b"][1:4] == ["train", "ok", "val acc 75.0%, epoch 2/2"]
+        index = next(i for i in range(2) if "search-a" in str(table.get_row_at(i)[0]))
+        table.move_cursor(row=index)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.followed == tmp_path / "search-a" and app.query_one("#panels").active == "search"
+        assert "search-a" in shown(app, "#status-line")
+
+
+@pilot_test
+async def test_help_opens_and_closes_and_the_form_refuses_a_training_without_architecture(tmp_path):
+    app = make_app(tmp_path, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("n")
+        assert isinstance(app.screen, LaunchScreen)
+        app.screen.query_one("#job").value = "train"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, LaunchScreen)  # still open, saying why
+        assert "train needs an architecture" in text(app.screen.query_one("#launch-error", Static))
+        await pilot.press("escape")
+        assert not app.jobs
+
+
+@pilot_test
+async def test_a_job_that_dies_shows_its_error_and_the_dashboard_stays(tmp_path):
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "die"))
+    async with app.run_test(size=SIZE) as pilot:
+        job = app.launch(JobRequest(job="search", num_search=5))
+        await wait_for(pilot, lambda: job.returncode is not None, what="the job to end")
+        await wait_for(pilot, lambda: "died" in shown(app, "#status-line"), what="died")
+        assert "exited with status 1: RuntimeError: CUDA out of memory (fake)" in shown(app, "#status-line")
+        await pilot.press("4")
+        await pilot.pause()
+        assert "RuntimeError: CUDA out of memory (fake)" in "\n".join(app.query_one("#job-log", Log).lines)
+        await pilot.press("5")
+        assert app.is_running
+
+
+@pilot_test
+async def test_the_cancel_key_interrupts_the_job_which_records_cancelled(tmp_path):
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "slow"))
+    async with app.run_test(size=SIZE) as pilot:
+        job = app.launch(JobRequest(job="search", num_search=5))
+        await wait_for(pilot, lambda: len(leaderboard(app)) >= 3, what="candidates of the running job")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: job.returncode is not None, what="the job to stop")
+        await wait_for(pilot, lambda: app.views[job.run_dir].state.status == "cancelled", what="cancelled")
+        assert job.returncode == 130 and "interrupted: checkpointed" in job.output
+        assert json.loads((job.run_dir / "run.json").read_text())["status"] == "cancelled"
+        assert "cancelled" in shown(app, "#status-line")
+
+
+@pilot_test
+async def test_the_train_key_trains_the_selected_candidate_or_the_searchs_best(tmp_path):
+    search = tmp_path / "search-1"
+    write_search_run(search, [2.0, 9.0, 4.0])
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3)
+        await pilot.press("t")  # the cursor is on the best: train the search's best
+        await wait_for(pilot, lambda: (tmp_path / "argv.json").exists(), what="the train job")
+        argv = json.loads((tmp_path / "argv.json").read_text())
+        assert argv[:5] == ["train", "--dataset", "digits", "--epochs", "10"]
+        assert argv[argv.index("--from-search") + 1] == str(search)
+        (tmp_path / "argv.json").unlink()
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("down", "down", "t")  # the third row: candidate 0
+        await wait_for(pilot, lambda: (tmp_path / "argv.json").exists(), what="the second train job")
+        argv = json.loads((tmp_path / "argv.json").read_text())
+        arch_file = Path(argv[argv.index("--arch-file") + 1])
+        assert json.loads(arch_file.read_text()) == {"arch": "0302 0030 3003 0000", "celltype": "backward"}
+
+
+def test_the_dashboard_process_never_imports_torch(tmp_path):
+    write_search_run(tmp_path / "search-1", [1.0, 2.0])
+    write_train_run(tmp_path / "train-1", [0.5])
+    code = f"""
+import asyncio, sys
+from snasnet_cli.app import app  # the whole command line, as `snasnet tui` loads it
+from snasnet_cli.tui.app import make_app
+
+async def main():
+    dashboard = make_app({str(tmp_path)!r}, poll_interval=0.05)
+    async with dashboard.run_test(size=(80, 24)) as pilot:
+        for key in "12345":
+            await pilot.press(key)
+            await pilot.pause(0.1)
+    print(sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "spikingjelly")))
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

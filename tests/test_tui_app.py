@@ -10,11 +10,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from prepared_runs import T0, append_events, candidate_event, epoch_event, event, write_search_run, write_train_run
 from rich.text import Text
 from textual.widgets import DataTable, Log, Static
 from textual_plotext import PlotextPlot
+from typer.testing import CliRunner
 
+from snasnet_cli.app import app as cli
 from snasnet_cli.tui.app import DashboardApp, make_app
 from snasnet_cli.tui.jobs import JobRequest
 from snasnet_cli.tui.screens.help import HelpScreen
@@ -262,6 +265,15 @@ async def test_the_train_key_trains_the_selected_candidate_or_the_searchs_best(t
         assert json.loads(arch_file.read_text()) == {"arch": "0302 0030 3003 0000", "celltype": "backward"}
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["/no/such/dir"], "/no/such/dir is not a directory"), (["--interval", "0", "."], "must be more than 0")],
+)
+def test_the_command_refuses_a_missing_directory_or_a_bad_interval_with_status_2(args, message):
+    result = CliRunner().invoke(cli, ["tui", *args])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()).replace("│ ", "")
+
+
 def test_the_dashboard_process_never_imports_torch(tmp_path):
     write_search_run(tmp_path / "search-1", [1.0, 2.0])
     write_train_run(tmp_path / "train-1", [0.5])
@@ -283,3 +295,45 @@ asyncio.run(main())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- the real jobs: `python -m snasnet_cli search` on the bundled digits ----------------------------------------
+SMALL_SEARCH = {"search": ("--batch-size", "32", "--repeat", "1")}  # a quick score: these tests check the plumbing
+
+
+@pilot_test
+async def test_a_real_search_started_from_the_form_fills_the_leaderboard(tmp_path):
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.1, job_options=SMALL_SEARCH)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        form.query_one("#num-search").value = "2"
+        form.query_one("#device").value = "cpu"
+        await pilot.press("ctrl+s")
+        (job,) = app.jobs.values()
+        assert job.argv[3:12] == ["search", "--dataset", "digits", "--num-search", "2", "--celltype", "backward",
+                                  "--device", "cpu"]  # fmt: skip
+        await wait_for(pilot, lambda: job.returncode is not None, timeout=240, what="the search to finish")
+        assert job.returncode == 0, "\n".join(job.output[-20:])
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 2, what="both candidates in the leaderboard")
+        await wait_for(pilot, lambda: " ok " in shown(app, "#search-stats"), what="the search's end")
+        best = app.views[job.run_dir].state.search.best
+        assert best is not None and f"best #{best.index} {best.score:.2f}" in shown(app, "#search-stats")
+        assert leaderboard(app)[0][0] == str(best.index)
+        assert json.loads((job.run_dir / "best_arch.json").read_text())["arch"] == best.arch
+
+
+@pilot_test
+async def test_the_cancel_key_stops_a_real_search_which_records_cancelled(tmp_path):
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.1, job_options=SMALL_SEARCH)
+    async with app.run_test(size=SIZE) as pilot:
+        job = app.launch(JobRequest(job="search", num_search=500, device="cpu"))
+        await wait_for(pilot, lambda: len(leaderboard(app)) >= 1, timeout=240, what="a first candidate")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: job.returncode is not None, timeout=120, what="the search to stop")
+        await wait_for(pilot, lambda: app.views[job.run_dir].state.status == "cancelled", what="cancelled")
+        state = app.views[job.run_dir].state
+        assert 1 <= state.search.done < 500
+        assert json.loads((job.run_dir / "run.json").read_text())["status"] == "cancelled"
+        assert "cancelled" in shown(app, "#status-line")

@@ -60,8 +60,12 @@ class DashboardApp(App[None]):
         poll_interval: float = 0.5,
         python: str = sys.executable,
         defaults: JobRequest | None = None,
+        job_options: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        """``job_options``: more options per command for the jobs started here, e.g.
+        ``{"search": ("--batch-size", "64")}``."""
         super().__init__()
+        self.job_options = job_options or {}
         self.source = source
         self.poll_interval = poll_interval
         self.python = python
@@ -310,7 +314,8 @@ class DashboardApp(App[None]):
             return None
         # the form's last options are the next defaults (not the per-run architecture or checkpoint)
         self.defaults = replace(request, from_search=None, arch_file=None, checkpoint=None)
-        job = Job(request, self.source.jobs_root, taken=set(self.jobs), python=self.python)
+        options = self.job_options.get(request.job, ())
+        job = Job(request, self.source.jobs_root, taken=set(self.jobs), python=self.python, options=options)
         self.jobs[job.run_dir] = job
         self.source.add(job.run_dir)
         self._run_job(job)

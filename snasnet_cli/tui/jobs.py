@@ -82,8 +82,15 @@ class Job:
     """One job process started from the dashboard."""
 
     def __init__(
-        self, request: JobRequest, root: Path, *, taken: set[Path] = frozenset(), python: str = sys.executable
+        self,
+        request: JobRequest,
+        root: Path,
+        *,
+        taken: set[Path] = frozenset(),
+        python: str = sys.executable,
+        options: tuple[str, ...] = (),
     ) -> None:
+        """``options``: more options for the command, as typed after it (``--batch-size 64``)."""
         self.request = request
         base = self.run_dir = default_run_dir(request.job, root)
         # two jobs started within a second: the first may not have made its directory yet
@@ -91,7 +98,7 @@ class Job:
         while self.run_dir in taken or self.run_dir.exists():
             self.run_dir = base.with_name(f"{base.name}-{n}")
             n += 1
-        self.argv = [python, "-m", "snasnet_cli", *request.command(self.run_dir)]
+        self.argv = [python, "-m", "snasnet_cli", *request.command(self.run_dir), *options]
         self.output: list[str] = []
         self.returncode: int | None = None
         self.cancel_requested = False

@@ -64,8 +64,10 @@ def compare_scores(
     scores: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray, tolerance: float = LOGIT_TOLERANCE
 ) -> Parity:
     """Compare ``scores`` [N, classes] with the model's ``reference`` [N, classes]."""
-    ours = torch.as_tensor(np.asarray(scores), dtype=torch.float64)
-    ref = torch.as_tensor(np.asarray(reference), dtype=torch.float64)
+    ours, ref = (
+        x.detach().cpu().double() if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, np.float64))
+        for x in (scores, reference)
+    )
     if ours.shape != ref.shape:
         raise ValueError(f"scores of shape {tuple(ours.shape)} cannot be compared with {tuple(ref.shape)}")
     worst = (ours - ref).abs().amax(dim=1) if ours.numel() else ours.new_zeros(0)

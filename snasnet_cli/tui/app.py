@@ -232,7 +232,9 @@ class DashboardApp(App[None]):
         request = self.defaults
         search = self.views.get(self.current.get("search"))
         if search is not None and search.state.search.best is not None:
-            request = self._train_request(search, self._main(SearchPanel).selected) or request
+            train = self._train_request(search, self._main(SearchPanel).selected)
+            if train is not None:  # what a train job would train; the job kind stays the last one used
+                request = replace(request, from_search=train.from_search, arch_file=train.arch_file)
         checkpoint = self._checkpoint()
         return replace(request, checkpoint=checkpoint) if checkpoint else request
 

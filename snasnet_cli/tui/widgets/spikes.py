@@ -12,7 +12,7 @@ from snasnet_cli.tui.source import RunView
 from snasnet_cli.tui.state import SpikeReading, format_percent
 from snasnet_cli.tui.widgets.common import run_title
 
-BAR_WIDTH = 16
+BAR_WIDTH = 12
 
 
 class SpikesPanel(Vertical):
@@ -33,7 +33,7 @@ class SpikesPanel(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#layers", DataTable)
-        for key, label in (("layer", "layer"), ("bar", "firing rate"), ("rate", "rate"), ("sparsity", "sparsity"),
+        for key, label in (("layer", "layer"), ("bar", "bar"), ("rate", "rate"), ("sparsity", "sparsity"),
                            ("spikes", "spikes/img")):  # fmt: skip
             table.add_column(label, key=key)
         self.show(None, None)
@@ -68,7 +68,7 @@ class SpikesPanel(Vertical):
         stats.update(line)
         layers = reading.layers()
         scale = max((rate for _, rate, _ in layers if rate is not None), default=0.0) or 1.0
-        table.columns["bar"].label = Text(f"rate, bar to {format_percent(scale, 0)}")
+        table.columns["bar"].label = Text(f"bar 0-{format_percent(scale, 0)}")
         for name, rate, spikes in layers:
             bar = Bar(scale, 0, rate or 0.0, width=BAR_WIDTH, color="yellow") if rate is not None else Text("-")
             table.add_row(
@@ -88,4 +88,6 @@ class SpikesPanel(Vertical):
             )
         else:
             label.update("")
-        self.query_one("#spikes-history", Sparkline).data = history
+        sparkline = self.query_one("#spikes-history", Sparkline)
+        sparkline.data = history
+        sparkline.display = bool(history)

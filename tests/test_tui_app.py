@@ -226,6 +226,8 @@ async def test_a_job_that_dies_shows_its_error_and_the_dashboard_stays(tmp_path)
         await pilot.pause()
         assert "RuntimeError: CUDA out of memory (fake)" in "\n".join(app.query_one("#job-log", Log).lines)
         await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        assert [str(c) for c in table.get_row_at(0)][1:3] == ["search", "died"]
         assert app.is_running
 
 

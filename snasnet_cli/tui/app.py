@@ -178,6 +178,9 @@ class DashboardApp(App[None]):
 
     def _row(self, view: RunView) -> RunRow:
         status, note = self._status(view)
+        job = self.jobs.get(view.path)
+        if view.state.job is None and job is not None:  # a job that died before writing its run directory
+            view = replace(view, state=replace(view.state, job=job.request.job))
         return RunRow(view, status, note)
 
     def _status(self, view: RunView) -> tuple[str, str]:

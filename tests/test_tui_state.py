@@ -78,6 +78,14 @@ def test_spikes_are_the_last_epochs_per_layer_rates_and_counts():
     assert spikes.total_spikes_per_image == expected["total_spikes_per_image"]
 
 
+def test_an_epoch_without_validation_leaves_the_last_measured_spikes_in_view():
+    unvalidated = dict(epoch_event(3, 3, 0.9, T0 + 40), val_acc=None, val_loss=None, firing_rates=None,
+                       spikes_per_image=None, total_spikes_per_image=None)  # fmt: skip
+    state = replay(train_events([0.5, 0.8], epochs=3, finished=False) + [unvalidated])
+    assert state.spikes.label == "epoch 2" and state.train.final_val_acc == 0.8
+    assert state.train.current_epoch == 3
+
+
 def test_an_evaluation_shows_its_accuracy_and_spikes():
     rates = {"lif1": 0.1, "lif2": 0.3}
     state = replay([

@@ -285,12 +285,13 @@ class RunState:
 
     @property
     def spikes(self) -> SpikeReading | None:
-        """The run's latest spike statistics: the last epoch of a training, an evaluation, else the best
-        candidate of a search (firing rates at initialisation, no counts)."""
+        """The run's latest spike statistics: an evaluation, the last validated epoch of a training, else the
+        best candidate of a search (firing rates at initialisation, no counts)."""
         if self.evaluation is not None:
             return self.evaluation.spikes
-        if self.train.epoch_log:
-            return self.train.epoch_log[-1].spikes
+        measured = [e.spikes for e in self.train.epoch_log if e.spikes.firing_rates or e.spikes.spikes_per_image]
+        if measured:  # epochs that were not validated carry no spike statistics
+            return measured[-1]
         best = self.search.best
         if best is not None and best.firing_rates:
             return SpikeReading(f"candidate #{best.index} at initialisation", best.firing_rates)

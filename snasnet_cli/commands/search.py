@@ -1,6 +1,182 @@
-"""`snasnet search` (placeholder until its issue lands)."""
+"""`snasnet search`: the training-free SAHD search, with a progress bar and the top-k table at the end."""
 
-from snasnet_cli.commands.pending import ANY_ARGS, not_yet
+from __future__ import annotations
 
-CONTEXT = ANY_ARGS
-search = not_yet("search", "Training-free architecture search (SAHD score at initialisation).")
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from snasnet_cli.options import (
+    CelltypeOption,
+    DataDirOption,
+    DatasetOption,
+    DeviceOption,
+    QuietOption,
+    RunDirOption,
+    SeedOption,
+    TimestepsOption,
+)
+
+EVOLUTION = "Evolution"
+
+
+class RateColumn(ProgressColumn):
+    """Candidates per second."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.2f} cand/s", style="progress.data.speed")
+
+
+class SearchProgress:
+    """Turns the search's events into a rich progress bar (the same events a dashboard reads)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]search[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = None
+        self.best = -math.inf
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "run_started":
+            done = event.get("resumed") or 0
+            if event.get("space_exhausted"):
+                self.console.print(
+                    f"the {event.get('celltype')} space holds {event['total']} distinct cells: scoring all of them"
+                )
+            if done:
+                self.console.print(f"resuming: {done} candidates already scored")
+            self.progress.start()
+            self.task = self.progress.add_task("search", total=event.get("total"), best="-")
+        elif kind == "candidate_scored" and self.task is not None:
+            score = event.get("score")
+            if score is not None and score > self.best:
+                self.best = score
+            self.progress.update(self.task, advance=1, best=f"{self.best:.3f}" if math.isfinite(self.best) else "-")
+        elif kind in ("search_finished", "run_finished"):
+            self.stop()
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+            self.task = None
+
+
+def top_table(result, top_k: int) -> Table:
+    table = Table(title=f"top {min(top_k, len(result.ranking))} of {len(result.candidates)} candidates")
+    for column, justify in (("rank", "right"), ("index", "right"), ("arch", "left"), ("score", "right")):
+        table.add_column(column, justify=justify)
+    table.add_column("firing rate", justify="right")
+    for rank, c in enumerate(result.ranking[:top_k], start=1):
+        score = f"{c.score:.4f}" if math.isfinite(c.score) else "-inf (singular)"
+        table.add_row(str(rank), str(c.index), f"{c.arch} ({c.arch.celltype})", score, f"{c.mean_firing_rate:.3f}")
+    return table
+
+
+def search(
+    ctx: typer.Context,
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
+    download: Annotated[bool, typer.Option("--download", help="Download the dataset if missing (online).")] = False,
+    celltype: CelltypeOption = "backward",
+    num_search: Annotated[
+        int | None,
+        typer.Option(
+            "--num-search", "-n", help="Distinct candidates to score \\[default: every cell for exhaustive, else 5000]."
+        ),
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="random (the original's), exhaustive or evolution.")] = (
+        "random"
+    ),
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per scoring batch.")] = 256,
+    repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
+    timesteps: TimestepsOption = 5,
+    score: Annotated[str, typer.Option("--score", help="sahd (the paper's), sahd_original (the code's), hamming.")] = (
+        "sahd"
+    ),
+    seed: SeedOption = 0,
+    device: DeviceOption = "auto",
+    top_k: Annotated[int, typer.Option("--top-k", help="Candidates in the final table and search_finished.")] = 10,
+    run_dir: RunDirOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the interrupted search in this run directory, with its settings."),
+    ] = None,
+    population: Annotated[int, typer.Option(help="Population size.", rich_help_panel=EVOLUTION)] = 50,
+    tournament: Annotated[int, typer.Option(help="Members drawn to pick each parent.", rich_help_panel=EVOLUTION)] = 10,
+    quiet: QuietOption = False,
+) -> None:
+    """Training-free architecture search: score cells at initialisation (SAHD) and rank them.
+
+    Writes a run directory: events.jsonl, candidates.csv and best_arch.json, the input of
+    [bold]snasnet train --arch-file[/bold]. Under [bold]torchrun[/bold] the processes share the candidates.
+    """
+    from snasnet.errors import ConfigError
+    from snasnet.runs import default_run_dir, sigterm_as_interrupt
+    from snasnet.search import SearchConfig, resume_config, run_search
+
+    options = {
+        "dataset": dataset,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "download": download,
+        "celltype": celltype,
+        "strategy": strategy,
+        "num_search": num_search,
+        "batch_size": batch_size,
+        "repeat": repeat,
+        "timesteps": timesteps,
+        "score": score,
+        "seed": seed,
+        "device": device,
+        "top_k": top_k,
+        "population": population,
+        "tournament": tournament,
+    }
+    if resume is not None:
+        if run_dir is not None and Path(run_dir) != resume:
+            raise ConfigError("--resume continues the run in its own directory: leave out --run-dir")
+        given = {k: v for k, v in options.items() if _given(ctx, k)}
+        config, path = resume_config(resume, **given), resume
+    else:
+        config, path = SearchConfig(**options), run_dir or default_run_dir("search")
+    config.validate()
+
+    console = Console(stderr=True)
+    progress = None if quiet else SearchProgress(console)
+    sigterm_as_interrupt()
+    try:
+        result = run_search(config, path, resume=resume is not None, on_event=progress)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        console.print(
+            f"search interrupted: continue it with [bold]snasnet search --resume {path}[/bold]", soft_wrap=True
+        )
+        raise typer.Exit(130) from None
+    if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+        return
+    out = Console()
+    out.print(top_table(result, config.top_k))
+    out.print(f"best architecture: {result.best_arch_file}    run directory: {result.run_dir}", soft_wrap=True)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set this option (on the command line or by environment), not its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")

@@ -1,0 +1,463 @@
+"""The training-free search: score the cells a strategy proposes at initialisation, rank them, and write
+a run directory (DESIGN.md): ``events.jsonl`` (``candidate_scored`` per cell, ``search_finished``),
+``candidates.csv`` and ``best_arch.json``, the input of ``snasnet train --arch-file``.
+
+    from snasnet.search import SearchConfig, run_search
+    result = run_search(SearchConfig(dataset="digits", num_search=40, seed=3), "runs/my-search")
+    result.ranking[0]          # the best candidate: .arch, .score, .firing_rates
+
+Reproducible: a candidate's weights are drawn from a seed made of the search's seed and its canonical
+cell, and every candidate is scored on the same ``repeat`` batches, drawn once from the search's seed (the
+original drew fresh random batches per candidate, which adds data noise to the ranking). So the same seed
+gives the same candidates, scores and ranking on the same device, whatever the order in which they are
+scored: after ``resume``, and under ``torchrun``, where the candidates are shared out across the ranks
+and gathered on rank 0, which alone writes the run directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Dataset
+
+from snasnet.arch import CELLTYPES, Architecture
+from snasnet.data import get_dataset
+from snasnet.distributed import DistEnv, broadcast_object, gather_objects, init_distributed, shutdown
+from snasnet.errors import ConfigError, SnasnetError
+from snasnet.model import build_model
+from snasnet.presets import get_preset
+from snasnet.runs import EVENTS, EventReader, RunDir, default_run_dir
+from snasnet.score import get_score, score_network
+from snasnet.strategies import make_strategy
+
+CANDIDATES_CSV = "candidates.csv"
+BEST_ARCH = "best_arch.json"
+#: options a resumed search may change: how many candidates, where they run, how many are shown
+RESUMABLE_CHANGES = ("num_search", "device", "top_k")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that decides a search's result (stored in ``run.json``; ``--resume`` reads it back)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    download: bool = False
+    celltype: str = "backward"
+    strategy: str = "random"
+    #: candidates to score; None: every cell for ``exhaustive``, 5000 otherwise
+    num_search: int | None = None
+    batch_size: int = 256
+    repeat: int = 2
+    timesteps: int = 5
+    score: str = "sahd"
+    seed: int = 0
+    device: str = "auto"
+    top_k: int = 10
+    #: evolution: population size and tournament size
+    population: int = 50
+    tournament: int = 10
+    #: dataset-specific options (``get_dataset``) and network overrides (``build_model``), for Python use
+    dataset_options: dict = field(default_factory=dict)
+    model_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", str(self.data_dir))
+
+    def validate(self) -> None:
+        """One clear error for a setting that cannot work (before any work starts)."""
+        if self.celltype not in CELLTYPES:
+            raise ConfigError(f"unknown cell type {self.celltype!r}: choose forward or backward")
+        get_score(self.score)
+        checks = (
+            ("--num-search", self.num_search, 1),
+            ("--batch-size", self.batch_size, 2),
+            ("--repeat", self.repeat, 1),
+            ("--timesteps", self.timesteps, 1),
+            ("--top-k", self.top_k, 1),
+            ("--population", self.population, 2),
+            ("--tournament", self.tournament, 1),
+        )
+        for option, value, least in checks:
+            if value is not None and value < least:
+                raise ConfigError(f"{option} must be at least {least} (got {value})")
+        self.make_strategy()
+
+    def make_strategy(self):
+        options = {"population": self.population, "tournament": self.tournament} if self.strategy == "evolution" else {}
+        return make_strategy(self.strategy, self.celltype, self.seed, self.num_search, **options)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def replace(self, **changes: object) -> SearchConfig:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Candidate:
+    """One scored cell. ``index``: its place in the strategy's order (0-based). ``score`` is ``-inf`` when
+    the kernel is singular (e.g. a network that does not fire)."""
+
+    index: int
+    arch: Architecture
+    score: float
+    firing_rates: dict[str, float]
+    mean_firing_rate: float
+    seconds: float
+    worker: int = 0  # the rank that scored it
+
+    def to_event(self) -> dict:
+        """The ``candidate_scored`` fields (docs/events.md); a non-finite score is written as null."""
+        return {
+            "index": self.index,
+            "arch": str(self.arch),
+            "celltype": self.arch.celltype,
+            "canonical": str(self.arch.canonical()),
+            "score": self.score if math.isfinite(self.score) else None,
+            "firing_rates": self.firing_rates,
+            "mean_firing_rate": self.mean_firing_rate,
+            "seconds": round(self.seconds, 4),
+            "worker": self.worker,
+        }
+
+    @classmethod
+    def from_event(cls, event: dict) -> Candidate:
+        score = event.get("score")
+        return cls(
+            index=int(event["index"]),
+            arch=Architecture.parse(event["arch"], event["celltype"]),
+            score=float("-inf") if score is None else float(score),
+            firing_rates=dict(event.get("firing_rates") or {}),
+            mean_firing_rate=float(event.get("mean_firing_rate") or 0.0),
+            seconds=float(event.get("seconds") or 0.0),
+            worker=int(event.get("worker") or 0),
+        )
+
+    def summary(self) -> dict:
+        """The ``search_finished`` top-k entry."""
+        event = self.to_event()
+        return {key: event[key] for key in ("index", "arch", "celltype", "canonical", "score")}
+
+
+def ranked(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first; equal scores in the order they were proposed."""
+    return sorted(candidates, key=lambda c: (-c.score, c.index))
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    candidates: list[Candidate]  # in the order they were proposed
+    ranking: list[Candidate]  # best first
+    #: the search asked for more candidates than its space holds, and scored them all
+    space_exhausted: bool
+    best_arch_file: Path
+
+
+# --- scoring one candidate ------------------------------------------------------------------------
+def candidate_seed(seed: int, arch: Architecture) -> int:
+    """The seed of a candidate's initial weights: a function of the search's seed and the cell only, so a
+    cell gets the same weights whenever, wherever and in whichever order it is scored."""
+    text = f"{seed}/{arch.celltype}/{arch.canonical()}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def scoring_batches(
+    dataset: Dataset, batch_size: int, repeat: int, seed: int, device: torch.device | str = "cpu"
+) -> list[torch.Tensor]:
+    """``repeat`` batches of ``batch_size`` distinct images (a batch with the same image twice has a
+    singular kernel), drawn with the search's seed; the same batches score every candidate."""
+    size = len(dataset)
+    if batch_size > size:
+        raise ConfigError(
+            f"--batch-size {batch_size} is larger than the {size} images to score on: choose at most {size}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(repeat):
+        indices = torch.randperm(size, generator=generator)[:batch_size].tolist()
+        batches.append(torch.stack([dataset[i][0] for i in indices]).to(device))
+    return batches
+
+
+def score_candidate(
+    arch: Architecture,
+    batches: list[torch.Tensor],
+    *,
+    preset: str,
+    score: str = "sahd",
+    seed: int = 0,
+    timesteps: int = 5,
+    device: torch.device | str = "cpu",
+    index: int = 0,
+    worker: int = 0,
+    **model_options: object,
+) -> Candidate:
+    """Build ``arch`` fresh (the original's initialisation, seeded by ``candidate_seed``) directly on the
+    device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch)."""
+    device = torch.device(device)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):
+        torch.manual_seed(candidate_seed(seed, arch))
+        with device:
+            model = build_model(preset, arch, timesteps=timesteps, **model_options)
+        result = score_network(model, batches, score)
+    return Candidate(
+        index, arch, result.score, result.firing_rates, result.mean_firing_rate, time.perf_counter() - start, worker
+    )
+
+
+# --- the run directory ----------------------------------------------------------------------------
+def load_search_config(run_dir: str | os.PathLike) -> SearchConfig:
+    """The configuration of the search in ``run_dir`` (its ``run.json``)."""
+    info = RunDir(run_dir).read_info()
+    if not info:
+        raise ConfigError(f"{run_dir} holds no run (no readable run.json): give the directory of a search to resume")
+    if info.get("job") != "search":
+        raise ConfigError(f"{run_dir} holds a {info.get('job')!r} run, not a search: it cannot be resumed as one")
+    return SearchConfig.from_dict(info.get("config") or {})
+
+
+def resume_config(run_dir: str | os.PathLike, **changes: object) -> SearchConfig:
+    """The stored configuration with ``changes``; only RESUMABLE_CHANGES may differ from it (anything else
+    would change the candidates or their scores)."""
+    stored = load_search_config(run_dir)
+    for key, value in changes.items():
+        if key not in RESUMABLE_CHANGES and getattr(stored, key) != value:
+            raise ConfigError(
+                f"{run_dir} was searched with {key}={getattr(stored, key)!r}; a resumed search keeps its settings "
+                f"(only {', '.join(RESUMABLE_CHANGES)} may change): drop that option, or start a new search"
+            )
+    return stored.replace(**changes)
+
+
+def read_scored(run_dir: str | os.PathLike) -> dict[int, Candidate]:
+    """The candidates an earlier run recorded (``candidate_scored`` events; a torn last line is skipped)."""
+    scored = {}
+    for event in EventReader(Path(run_dir) / EVENTS).read_new():
+        if event["event"] == "candidate_scored":
+            try:
+                candidate = Candidate.from_event(event)
+            except (KeyError, TypeError, ValueError, SnasnetError):
+                continue
+            scored[candidate.index] = candidate
+    return scored
+
+
+def _end_torn_line(path: Path) -> None:
+    """A process killed while writing leaves a line without its newline: end it, so that the next event
+    starts a line of its own (readers skip the torn one)."""
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+
+
+CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds")
+
+
+def _csv_row(candidate: Candidate, rank: int | None = None) -> list:
+    return [
+        candidate.index,
+        "" if rank is None else rank,
+        repr(candidate.score),
+        str(candidate.arch),
+        candidate.arch.celltype,
+        f"{candidate.mean_firing_rate:.6f}",
+        f"{candidate.seconds:.3f}",
+    ]
+
+
+def write_candidates_csv(path: Path, candidates: list[Candidate], ranks: dict[int, int] | None = None) -> None:
+    """All candidates in the order proposed, with their rank once known (written atomically)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for candidate in candidates:
+            writer.writerow(_csv_row(candidate, (ranks or {}).get(candidate.index)))
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, candidate: Candidate) -> None:
+    with open(path, "a", newline="") as f:
+        csv.writer(f).writerow(_csv_row(candidate))
+
+
+def write_best_arch(path: Path, best: Candidate, config: SearchConfig) -> None:
+    """``{"arch", "celltype", "score", "dataset", "seed", ...}``: what ``snasnet train --arch-file`` reads
+    (``Architecture.from_dict``)."""
+    data = {
+        **best.arch.to_dict(),
+        "score": best.score if math.isfinite(best.score) else None,
+        "score_name": config.score,
+        "dataset": config.dataset,
+        "seed": config.seed,
+        "index": best.index,
+        "timesteps": config.timesteps,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+# --- the search -----------------------------------------------------------------------------------
+def _model_options(config: SearchConfig, bundle: object) -> tuple[str, dict]:
+    """The network for the data: the dataset's preset, resized where the data differs from it."""
+    preset = get_preset(bundle.preset)
+    sizes = {"in_channels": bundle.in_channels, "image_size": bundle.image_size, "num_classes": bundle.num_classes}
+    options = {k: v for k, v in sizes.items() if getattr(preset, k) != v}
+    return bundle.preset, {**options, **config.model_options}
+
+
+def run_search(
+    config: SearchConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    on_event: Callable[[dict], None] | None = None,
+) -> SearchResult | None:
+    """Run (or with ``resume``, continue) a search into ``run_dir`` (default ``runs/search-<time>``).
+    ``on_event`` sees every event as it is written (how the CLI shows progress). Under ``torchrun`` every
+    rank calls this; rank 0 returns the result, the others None. Ctrl-C or SIGTERM (see
+    ``runs.sigterm_as_interrupt``) ends the run as ``cancelled``, resumable."""
+    config.validate()
+    own_group = not (dist.is_available() and dist.is_initialized())
+    env, device = init_distributed(config.device)
+    try:
+        return _search(config, env, device, run_dir, resume, on_event)
+    finally:
+        if own_group:
+            shutdown()
+
+
+def _open_run(
+    config: SearchConfig, env: DistEnv, run_dir: str | os.PathLike | None, resume: bool
+) -> tuple[RunDir, dict[int, Candidate]]:
+    """Rank 0 makes (or reopens) the run directory and reads what a resumed run scored; the other ranks
+    get the same candidates, or the same error, so no rank is left waiting."""
+    path = Path(run_dir) if run_dir is not None else default_run_dir("search")
+    error, scored = None, {}
+    if env.is_main:
+        try:
+            if resume:
+                if not (path / "run.json").is_file():
+                    raise ConfigError(f"{path} holds no run to resume (no run.json)")
+                scored = {i: c.to_event() for i, c in read_scored(path).items()}
+                _end_torn_line(path / EVENTS)
+            run = RunDir.create(
+                "search", config.to_dict(), path, celltype=config.celltype, seed=config.seed, resume=resume
+            )
+        except SnasnetError as exc:
+            error = str(exc)
+            if not env.enabled:
+                raise
+    error, scored = broadcast_object((error, scored), env)
+    if error is not None:
+        raise SnasnetError(error)
+    if not env.is_main:
+        run = RunDir(path, enabled=False)
+    return run, {i: Candidate.from_event(e) for i, e in scored.items()}
+
+
+def _search(
+    config: SearchConfig,
+    env: DistEnv,
+    device: torch.device,
+    run_dir: str | os.PathLike | None,
+    resume: bool,
+    on_event: Callable[[dict], None] | None,
+) -> SearchResult | None:
+    bundle = get_dataset(config.dataset, config.data_dir, config.download, **config.dataset_options)
+    preset, model_options = _model_options(config, bundle)
+    batches = scoring_batches(bundle.search_set, config.batch_size, config.repeat, config.seed, device)
+    strategy = config.make_strategy()
+    run, earlier = _open_run(config, env, run_dir, resume)
+    if on_event is not None:
+        run.subscribe(on_event)
+    csv_path = run.path / CANDIDATES_CSV
+    candidates: list[Candidate] = []
+    started = {
+        "job": "search",
+        "total": strategy.budget,
+        "strategy": config.strategy,
+        "dataset": config.dataset,
+        "celltype": config.celltype,
+        "score": config.score,
+        "seed": config.seed,
+        "world_size": env.world_size,
+        "device": str(device),
+        "resumed": len(earlier) if resume else None,
+        "space_exhausted": strategy.space_exhausted,
+    }
+    with run.job(**started):
+        if run.enabled:
+            write_candidates_csv(csv_path, [])
+        while proposals := strategy.propose(env.world_size):
+            first = len(candidates)
+            todo = [(first + i, arch) for i, arch in enumerate(proposals) if first + i not in earlier]
+            mine = [
+                score_candidate(
+                    arch,
+                    batches,
+                    preset=preset,
+                    score=config.score,
+                    seed=config.seed,
+                    timesteps=config.timesteps,
+                    device=device,
+                    index=index,
+                    worker=env.rank,
+                    **model_options,
+                ).to_event()
+                for index, arch in todo[env.rank :: env.world_size]
+            ]
+            new = {event["index"]: event for events in gather_objects(mine, env) for event in events}
+            for i, arch in enumerate(proposals, start=first):
+                if i in new:
+                    candidate = Candidate.from_event(new[i])
+                    run.emit("candidate_scored", **new[i])
+                elif earlier[i].arch != arch:
+                    raise ConfigError(
+                        f"{run.path} recorded candidate {i} as {earlier[i].arch}, but its configuration proposes "
+                        f"{arch}: its events do not belong to its run.json; start a new search"
+                    )
+                else:
+                    candidate = earlier[i]
+                if run.enabled:
+                    _append_csv(csv_path, candidate)
+                strategy.observe(arch, candidate.score)
+                candidates.append(candidate)
+        ranking = ranked(candidates)
+        best_file = run.path / BEST_ARCH
+        if run.enabled and ranking:
+            write_candidates_csv(csv_path, candidates, {c.index: r for r, c in enumerate(ranking, start=1)})
+            write_best_arch(best_file, ranking[0], config)
+        run.emit(
+            "search_finished",
+            candidates=len(candidates),
+            top=[c.summary() for c in ranking[: config.top_k]],
+            best_arch_file=str(best_file),
+            space_exhausted=strategy.space_exhausted,
+        )
+    if not env.is_main:
+        return None
+    return SearchResult(run.path, candidates, ranking, strategy.space_exhausted, best_file)

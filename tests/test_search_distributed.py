@@ -1,0 +1,51 @@
+"""`torchrun --nproc-per-node 2 ... snasnet search`: two CPU processes (gloo) share the candidates, and rank 0
+writes one run directory whose ranking equals a single process's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from snasnet.runs import EventReader
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's own default for several processes
+
+
+def search(run_dir, *args: str, processes: int = 1) -> subprocess.CompletedProcess:
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+        if processes > 1
+        else [sys.executable]
+    )
+    command = [*launcher, "-m", "snasnet_cli", "search", "--dataset", "digits", "--batch-size", "32", "--seed", "3"]
+    command += ["--device", "cpu", "--run-dir", str(run_dir), "--quiet", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def scored(run_dir) -> list[dict]:
+    return [e for e in EventReader(run_dir / "events.jsonl").read_new() if e["event"] == "candidate_scored"]
+
+
+@pytest.mark.parametrize(
+    "strategy", [["--strategy", "random"], ["--strategy", "evolution", "--population", "2", "--tournament", "2"]]
+)
+def test_two_processes_share_the_candidates_and_rank_like_one(tmp_path, strategy):
+    one = search(tmp_path / "one", "-n", "7", *strategy)
+    assert one.returncode == 0, one.stderr
+    two = search(tmp_path / "two", "-n", "7", *strategy, processes=2)
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("top 7 of 7 candidates") == 1, "only rank 0 reports"
+
+    fields = ("index", "arch", "score", "firing_rates")
+    alone, shared = scored(tmp_path / "one"), scored(tmp_path / "two")
+    assert [[e[f] for f in fields] for e in shared] == [[e[f] for f in fields] for e in alone]
+    assert {e["worker"] for e in shared} == {0, 1} and {e["worker"] for e in alone} == {0}
+    best = [json.loads((tmp_path / d / "best_arch.json").read_text()) for d in ("one", "two")]
+    assert best[0] == best[1]
+    started = EventReader(tmp_path / "two" / "events.jsonl").read_new()[0]
+    assert started["world_size"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # rank 1 wrote nothing

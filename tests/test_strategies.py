@@ -1,0 +1,142 @@
+"""Search strategies: what they propose, never twice, the same for the same seed whatever the batching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snasnet.arch import Architecture, enumerate_canonical, forward_slots, sample
+from snasnet.errors import ConfigError
+from snasnet.strategies import (
+    DEFAULT_BUDGET,
+    SPACE_SIZES,
+    AgingEvolution,
+    list_strategies,
+    make_strategy,
+    mutate,
+    register_strategy,
+)
+
+
+def edge_count(arch: Architecture) -> float:
+    """A stand-in score that a strategy can learn from: more edges score higher."""
+    return float(sum(v > 0 for row in arch.matrix for v in row))
+
+
+def drain(strategy, limit: int = 1, score=edge_count) -> list[Architecture]:
+    """Run a strategy as the search does: propose, score everything proposed, tell it, repeat."""
+    out = []
+    while proposals := strategy.propose(limit):
+        for arch in proposals:
+            strategy.observe(arch, score(arch))
+        out += proposals
+    return out
+
+
+def test_exhaustive_forward_proposes_every_canonical_cell_of_the_enumeration_once():
+    cells = drain(make_strategy("exhaustive", "forward", seed=0), limit=500)
+    assert len(cells) == 7012 == SPACE_SIZES["forward"]
+    assert cells == list(enumerate_canonical("forward"))
+
+
+@pytest.mark.slow
+def test_backward_space_size_matches_the_enumeration():
+    assert sum(1 for _ in enumerate_canonical("backward")) == SPACE_SIZES["backward"] == 102596
+
+
+def test_exhaustive_with_a_budget_stops_after_that_many_in_enumeration_order():
+    cells = drain(make_strategy("exhaustive", "backward", seed=0, budget=25), limit=4)
+    assert cells == [c for c, _ in zip(enumerate_canonical("backward"), range(25), strict=False)]
+
+
+@pytest.mark.parametrize("celltype", ["forward", "backward"])
+def test_random_draws_the_original_sampler_in_order_skipping_canonical_repeats(celltype):
+    cells = drain(make_strategy("random", celltype, seed=7, budget=300), limit=3)
+    assert len(cells) == len(set(cells)) == 300
+    # the same draws, made by hand with the original's sampler
+    g = torch.Generator().manual_seed(7)
+    expected: list[Architecture] = []
+    while len(expected) < 300:
+        arch = sample(g, celltype).canonical()
+        if arch not in expected:
+            expected.append(arch)
+    assert cells == expected
+    assert all(c == c.canonical() and c.has_input_output_edge for c in cells)
+
+
+def test_random_asking_for_more_than_the_space_scores_the_whole_space_and_says_so():
+    strategy = make_strategy("random", "forward", seed=0, budget=10**6)
+    assert strategy.budget == 7012 and strategy.space_exhausted
+    assert make_strategy("random", "forward", seed=0).budget == DEFAULT_BUDGET
+    assert not make_strategy("random", "forward", seed=0).space_exhausted
+
+
+@pytest.mark.parametrize("name", ["random", "exhaustive", "evolution"])
+def test_proposals_do_not_depend_on_how_many_are_asked_for_at_once(name):
+    # the search asks for as many as it has ranks: the cells must not depend on that
+    options = {"population": 10} if name == "evolution" else {}
+    runs = [drain(make_strategy(name, "backward", seed=3, budget=60, **options), limit) for limit in (1, 2, 5)]
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0]) == len(set(runs[0])) == 60
+
+
+def test_mutation_changes_exactly_one_node_pair_and_keeps_the_input_output_edge():
+    g = torch.Generator().manual_seed(0)
+    for celltype in ("forward", "backward"):
+        for _ in range(300):
+            parent = sample(g, celltype).canonical()
+            child = mutate(parent, g)
+            changed = [
+                (r, c)
+                for r, c in forward_slots()
+                if (parent.op(r, c), parent.op(c, r)) != (child.op(r, c), child.op(c, r))
+            ]
+            assert len(changed) == 1, (parent, child)
+            assert child.op(0, 3) != 0 and child.celltype == celltype
+            r, c = changed[0]
+            assert not (child.op(r, c) and child.op(c, r)), "a node pair holds one edge"
+
+
+def test_evolution_starts_like_random_search_then_breeds_children_of_good_members():
+    budget, population = 80, 10
+    evolution = AgingEvolution("backward", seed=5, budget=budget, population=population, tournament=5)
+    cells = drain(evolution)
+    random = drain(make_strategy("random", "backward", seed=5, budget=population))
+    assert cells[:population] == random
+    assert len(cells) == len(set(cells)) == budget
+    # each child is one edge change (then pruning) away from its parent, a cell scored before it
+    scored_before = set(cells[:population])
+    for child in cells[population:]:
+        parent = evolution.parent_of[child]
+        assert parent in scored_before and child in one_edge_neighbours(parent), (parent, child)
+        scored_before.add(child)
+    # selection works: with edges as the score, children have more edges than the founders
+    founders = sum(map(edge_count, cells[:population])) / population
+    last = sum(map(edge_count, cells[-20:])) / 20
+    assert last > founders + 1, (founders, last)
+    assert len(evolution.population) == population
+
+
+def one_edge_neighbours(arch: Architecture) -> set[Architecture]:
+    """Every canonical cell made by giving one node pair another edge (the input -> output edge a forward op)."""
+    out = set()
+    for r, c in forward_slots():
+        for fwd, bwd in [(op, 0) for op in range(5)] + [(0, op) for op in range(1, 5)]:
+            m = [list(row) for row in arch.matrix]
+            m[r][c], m[c][r] = fwd, bwd
+            if m[0][3] == 0 or (bwd and arch.celltype == "forward"):
+                continue
+            out.add(Architecture(tuple(map(tuple, m)), arch.celltype).canonical())
+    return out - {arch}
+
+
+def test_unknown_strategy_and_bad_budgets_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match="unknown strategy 'grid': choose one of evolution, exhaustive, random"):
+        make_strategy("grid", "forward", seed=0)
+    with pytest.raises(ConfigError, match="at least 1"):
+        make_strategy("random", "forward", seed=0, budget=0)
+    with pytest.raises(ConfigError, match="unknown cell type"):
+        make_strategy("random", "sideways", seed=0)
+    with pytest.raises(ValueError, match="already registered"):
+        register_strategy("random")(AgingEvolution)
+    assert list_strategies() == ["evolution", "exhaustive", "random"]

@@ -34,7 +34,7 @@ class SpikesPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#layers", DataTable)
         for key, label in (("layer", "layer"), ("bar", "bar"), ("rate", "rate"), ("sparsity", "sparsity"),
-                           ("spikes", "spikes/img")):  # fmt: skip
+                           ("spikes", "spk/img")):  # fmt: skip
             table.add_column(label, key=key)
         self.show(None, None)
 
@@ -76,7 +76,7 @@ class SpikesPanel(Vertical):
                 bar,
                 Text(format_percent(rate, 2), justify="right"),
                 Text(format_percent(None if rate is None else 1 - rate, 1), justify="right"),
-                Text("-" if spikes is None else f"{spikes:,.1f}", justify="right"),
+                Text("-" if spikes is None else f"{spikes:,.{0 if spikes >= 100 else 1}f}", justify="right"),
             )
         self._history(history)
 

@@ -339,3 +339,27 @@ async def test_the_cancel_key_stops_a_real_search_which_records_cancelled(tmp_pa
         assert 1 <= state.search.done < 500
         assert json.loads((job.run_dir / "run.json").read_text())["status"] == "cancelled"
         assert "cancelled" in shown(app, "#status-line")
+
+
+@pytest.mark.slow
+@pilot_test
+async def test_the_train_key_trains_the_best_of_a_real_search_and_its_epoch_fills_the_panels(tmp_path):
+    options = {**SMALL_SEARCH, "train": ("--batch-size", "128")}
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.2, job_options=options)
+    async with app.run_test(size=SIZE) as pilot:
+        # as from the form: its epochs and device stay for the train key
+        search = app.launch(JobRequest(job="search", num_search=2, epochs=1, device="cpu"))
+        await wait_for(pilot, lambda: search.returncode is not None, timeout=240, what="the search")
+        await wait_for(pilot, lambda: app.views[search.run_dir].state.search.finished, what="search_finished")
+        await pilot.press("1", "t")
+        train = next(job for job in app.jobs.values() if job.request.job == "train")
+        assert train.argv[train.argv.index("--from-search") + 1] == str(search.run_dir)
+        await wait_for(pilot, lambda: train.returncode is not None, timeout=600, what="one epoch of training")
+        assert train.returncode == 0, "\n".join(train.output[-20:])
+        await wait_for(pilot, lambda: app.views[train.run_dir].state.status == "ok", what="the training's end")
+        t = app.views[train.run_dir].state.train
+        assert [e.epoch for e in t.epoch_log] == [1] and t.final_val_acc is not None
+        assert f"val acc {100 * t.final_val_acc:.1f}%" in shown(app, "#train-stats")
+        await pilot.press("3")
+        layers = app.query_one("#layers", DataTable)
+        assert layers.row_count == len(t.epoch_log[0].spikes.firing_rates) > 0

@@ -1,6 +1,140 @@
-"""`snasnet eval` (placeholder until its issue lands)."""
+"""`snasnet eval`: accuracy, loss and spike statistics of a checkpoint (ours, or the original's)."""
 
-from snasnet_cli.commands.pending import ANY_ARGS, not_yet
+from __future__ import annotations
 
-CONTEXT = ANY_ARGS
-evaluate = not_yet("eval", "Evaluate a checkpoint: accuracy and spike statistics.")
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from snasnet_cli.arch_rows import join_arch_rows
+from snasnet_cli.options import DeviceOption, QuietOption, RunDirOption
+
+# Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
+CONTEXT = {"allow_extra_args": True}
+ORIGINAL = "The original's checkpoints (they do not record their network)"
+
+
+def evaluate(
+    ctx: typer.Context,
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint: checkpoints/best.pt of a run, or the original's.")],
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="The cell: --arch 0302 0030 3003 0000.", rich_help_panel=ORIGINAL)
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", help="cifar10, cifar100, ... \\[default: the one it was trained on]."),
+    ] = None,
+    celltype: Annotated[
+        str | None,
+        typer.Option("--celltype", help="forward or backward \\[default: backward].", rich_help_panel=ORIGINAL),
+    ] = None,
+    second_avgpooling: Annotated[
+        int, typer.Option("--second-avgpooling", help="Pooling before the classifier.", rich_help_panel=ORIGINAL)
+    ] = 2,
+    timesteps: Annotated[
+        int | None, typer.Option("--timesteps", help="Timesteps T \\[default: the network's].")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where the dataset lies \\[default: the training run's].")
+    ] = None,
+    download: Annotated[bool, typer.Option("--download", help="Download CIFAR if it is missing (online).")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 256,
+    device: DeviceOption = "auto",
+    precision: Annotated[
+        str, typer.Option("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16.")
+    ] = "auto",
+    workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON for machines.")] = False,
+    run_dir: RunDirOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Evaluate a checkpoint on its test set: top-1, top-5, loss, firing rate and spikes per image per layer.
+
+    Ours need nothing else. The original's need their network, as in its README:
+    [bold]snasnet eval save_cifar100_bw.pth.tar --arch 0302 0030 3003 0000 --dataset cifar100 --celltype backward[/bold]
+    """
+    from snasnet.errors import ConfigError
+    from snasnet.evaluate import EvalConfig, evaluate_checkpoint
+
+    arch, rest = join_arch_rows(arch, [checkpoint, *ctx.args])
+    if len(rest) != 1:
+        raise ConfigError(f"give one checkpoint (got {' '.join(rest) or 'none'})")
+    config = EvalConfig(
+        checkpoint=rest[0],
+        dataset=dataset,
+        data_dir=None if data_dir is None else str(data_dir),
+        download=download,
+        arch=arch,
+        celltype=celltype,
+        second_avgpooling=second_avgpooling,
+        timesteps=timesteps,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        workers=workers,
+    )
+    console = Console(stderr=True, highlight=False)
+    progress = None if quiet or as_json else _progress(console)
+    started = {}
+
+    def on_batch(done: int, total: int) -> None:
+        if progress is None:
+            return
+        if "task" not in started:
+            progress.start()
+            started["task"] = progress.add_task("eval", total=total)
+        progress.update(started["task"], completed=done)
+
+    try:
+        result = evaluate_checkpoint(config, run_dir, on_batch=on_batch)
+    except KeyboardInterrupt:
+        console.print("evaluation interrupted")
+        raise typer.Exit(130) from None
+    finally:
+        if "task" in started:
+            progress.stop()
+    if as_json:
+        typer.echo(json.dumps({"checkpoint": config.checkpoint, **result.to_dict()}, indent=2))
+        return
+    if not quiet:
+        _print(Console(highlight=False), config.checkpoint, result)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("batches"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _print(console: Console, checkpoint: str, result) -> None:
+    console.print(f"{checkpoint}: {result.images:,} test images", soft_wrap=True)
+    summary = Table(show_header=False)
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    for name, value in (
+        ("top-1", f"{100 * result.top1:.2f}%"),
+        ("top-5", f"{100 * result.top5:.2f}%"),
+        ("loss", f"{result.loss:.4f}"),
+        ("spikes per image", f"{result.total_spikes_per_image:,.1f}"),
+        ("mean firing rate", f"{result.mean_firing_rate:.4f}"),
+    ):
+        summary.add_row(name, value)
+    console.print(summary)
+    layers = Table(title="spikes per LIF layer (summed over the T steps)", title_justify="left")
+    layers.add_column("layer")
+    layers.add_column("firing rate", justify="right")
+    layers.add_column("spikes per image", justify="right")
+    for name, rate in result.firing_rates.items():
+        layers.add_row(name, f"{rate:.4f}", f"{result.spikes_per_image[name]:,.1f}")
+    layers.add_row("[bold]total[/bold]", f"{result.mean_firing_rate:.4f}", f"{result.total_spikes_per_image:,.1f}")
+    console.print(layers)

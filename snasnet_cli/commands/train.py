@@ -1,6 +1,208 @@
-"""`snasnet train` (placeholder until its issue lands)."""
+"""`snasnet train`: train a cell with surrogate gradients (the original's recipe), resumable, under torchrun."""
 
-from snasnet_cli.commands.pending import ANY_ARGS, not_yet
+from __future__ import annotations
 
-CONTEXT = ANY_ARGS
-train = not_yet("train", "Train an architecture with surrogate gradients.")
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from snasnet_cli.arch_rows import join_arch_rows
+from snasnet_cli.options import QuietOption, RunDirOption
+
+# Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
+CONTEXT = {"allow_extra_args": True}
+RECIPE = "Recipe (defaults: the original's; digits: Adam 5e-3, 15 epochs, validation every epoch)"
+MACHINE = "Machine"
+
+
+def _opt(*names: str, help: str, panel: str | None = None) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
+
+
+def train(
+    ctx: typer.Context,
+    arch: Annotated[str | None, _opt("--arch", help="The cell: --arch 0302 0030 3003 0000 (the default).")] = None,
+    arch_file: Annotated[
+        Path | None, _opt("--arch-file", help='A JSON file {"arch": ..., "celltype": ...}, e.g. best_arch.json.')
+    ] = None,
+    from_search: Annotated[
+        Path | None, _opt("--from-search", help="A search's run directory: its best_arch.json (and dataset).")
+    ] = None,
+    celltype: Annotated[str | None, _opt("--celltype", help="forward or backward \\[default: backward].")] = None,
+    dataset: Annotated[
+        str | None,
+        _opt("--dataset", help="cifar10 (default), cifar100, tinyimagenet, imagefolder, digits, synthetic."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, _opt("--data-dir", help="Where the dataset lies \\[default: $SNASNET_DATA or ./data].")
+    ] = None,
+    download: Annotated[bool, _opt("--download", help="Download CIFAR if it is missing (needs internet).")] = False,
+    image_size: Annotated[int | None, _opt("--image-size", help="imagefolder / synthetic: image side.")] = None,
+    epochs: Annotated[int | None, _opt("--epochs", help="Epochs \\[default: 300].", panel=RECIPE)] = None,
+    batch_size: Annotated[int | None, _opt("--batch-size", help="Batch size \\[default: 64].", panel=RECIPE)] = None,
+    optimizer: Annotated[str | None, _opt("--optimizer", help="sgd (default) or adam.", panel=RECIPE)] = None,
+    lr: Annotated[
+        float | None, _opt("--lr", help="Learning rate \\[default: 0.1 for sgd, 0.001 for adam].", panel=RECIPE)
+    ] = None,
+    momentum: Annotated[float | None, _opt("--momentum", help="SGD momentum \\[default: 0.9].", panel=RECIPE)] = None,
+    weight_decay: Annotated[
+        float | None, _opt("--weight-decay", help="Weight decay \\[default: 5e-4].", panel=RECIPE)
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        _opt("--scheduler", help="cosine (to 0.01 x lr; default) or step (x0.1 at 50% and 75%).", panel=RECIPE),
+    ] = None,
+    val_interval: Annotated[
+        int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
+    ] = None,
+    timesteps: Annotated[int | None, _opt("--timesteps", help="Timesteps T \\[default: 5].", panel=RECIPE)] = None,
+    second_avgpooling: Annotated[
+        int | None, _opt("--second-avgpooling", help="Pooling before the classifier \\[default: 2].", panel=RECIPE)
+    ] = None,
+    seed: Annotated[int | None, _opt("--seed", help="Random seed \\[default: 0].", panel=RECIPE)] = None,
+    device: Annotated[
+        str | None, _opt("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.", panel=MACHINE)
+    ] = None,
+    precision: Annotated[
+        str | None, _opt("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16.", panel=MACHINE)
+    ] = None,
+    channels_last: Annotated[
+        bool | None,
+        _opt("--channels-last/--no-channels-last", help="Channels-last memory \\[default: on CUDA].", panel=MACHINE),
+    ] = None,
+    compile_model: Annotated[bool, _opt("--compile", help="torch.compile the network.", panel=MACHINE)] = False,
+    workers: Annotated[
+        int | None, _opt("--workers", help="DataLoader workers \\[default: 0 in memory, else 4].", panel=MACHINE)
+    ] = None,
+    run_dir: RunDirOption = None,
+    resume: Annotated[
+        Path | None, _opt("--resume", help="Continue the interrupted run in this directory, with its settings.")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train a cell with surrogate gradients: the original's recipe (SGD 0.1, cosine, 300 epochs, batch 64, T=5).
+
+    Writes a run directory: events.jsonl, checkpoints/last.pt (every epoch) and checkpoints/best.pt (best
+    validation accuracy), which [bold]snasnet eval[/bold] and [bold]snasnet export[/bold] read alone.
+    Ctrl-C or SIGTERM finishes the current step, saves last.pt and stops; [bold]--resume RUN_DIR[/bold] continues
+    exactly. Under [bold]torchrun --nproc-per-node N -m snasnet_cli train ...[/bold] it trains with DDP.
+    """
+    from snasnet.errors import ConfigError
+    from snasnet.train import fit, train_config
+    from snasnet.train import resume as resume_run
+
+    arch, extra = join_arch_rows(arch, ctx.args)
+    if extra:
+        raise ConfigError(f"unexpected argument(s): {' '.join(extra)} (the cell goes after --arch)")
+    recipe = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "lr": lr,
+        "momentum": momentum,
+        "weight_decay": weight_decay,
+        "scheduler": scheduler,
+        "val_interval": val_interval,
+        "timesteps": timesteps,
+        "second_avgpooling": second_avgpooling,
+        "seed": seed,
+        "precision": precision,
+        "channels_last": channels_last,
+        "compile": compile_model or None,
+    }
+    data = {
+        "dataset": dataset,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "download": download or None,
+        "dataset_options": None if image_size is None else {"image_size": image_size},
+    }
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 reports
+    console = Console(stderr=True, highlight=False)
+    progress = None
+    if not quiet and main_rank:
+        from snasnet_cli.train_progress import TrainProgress
+
+        progress = TrainProgress(console)
+    listeners = () if progress is None else (progress,)
+
+    if resume is not None:
+        given = [k for k, v in {**recipe, **data, "arch": arch, "arch_file": arch_file}.items() if v is not None]
+        given += ["from_search"] if from_search is not None else []
+        given += ["celltype"] if celltype is not None else []
+        if given or (run_dir is not None and Path(run_dir) != resume):
+            options = ", ".join("--" + k.replace("_", "-") for k in given) or "--run-dir"
+            raise ConfigError(f"--resume continues a run with its own settings: leave out {options}")
+        path, start = resume, lambda: resume_run(resume, device=device, workers=workers, listeners=listeners)
+    else:
+        cell, name = _architecture(arch, arch_file, from_search, celltype)
+        config = train_config(
+            dataset or name or "cifar10",
+            **{k: v for k, v in data.items() if k != "dataset"},
+            **recipe,
+            arch=str(cell) if cell else None,
+            celltype=cell.celltype if cell else celltype,
+            device=device,
+            workers=workers,
+        )
+        from snasnet.runs import default_run_dir
+
+        path = run_dir or default_run_dir("train")
+        if progress is not None:  # once the data is loaded and the run begins
+
+            def describe(event: dict) -> None:
+                if event["event"] == "run_started":
+                    console.print(_describe(config, path, event), soft_wrap=True)
+
+            listeners = (describe, progress)
+        start = lambda: fit(config, path, listeners=listeners)  # noqa: E731
+    try:
+        result = start()
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        if main_rank:
+            console.print(
+                f"training interrupted: {path}/checkpoints/last.pt holds where it stopped; continue with "
+                f"[bold]snasnet train --resume {path}[/bold]",
+                soft_wrap=True,
+            )
+        raise typer.Exit(130) from None
+    if not main_rank:
+        return
+    best = "-" if result.best_acc is None else f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch})"
+    Console(highlight=False).print(
+        f"best validation accuracy {best}; checkpoints in {result.run_dir / 'checkpoints'}", soft_wrap=True
+    )
+
+
+def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | None, celltype: str | None):
+    """(the cell, the dataset its search used or None) from whichever of the three sources was given."""
+    from snasnet.arch import Architecture
+    from snasnet.errors import ConfigError
+    from snasnet.train import read_arch_file
+
+    sources = [s for s, v in (("--arch", arch), ("--arch-file", arch_file), ("--from-search", from_search)) if v]
+    if len(sources) > 1:
+        raise ConfigError(f"give one of --arch, --arch-file and --from-search (got {' and '.join(sources)})")
+    if arch is not None:
+        return Architecture.parse(arch, celltype or "backward"), None
+    if arch_file is None and from_search is None:
+        return None, None
+    cell, info = read_arch_file(arch_file or from_search)
+    if celltype is not None and celltype != cell.celltype:
+        raise ConfigError(f"{arch_file or from_search} holds a {cell.celltype} cell: leave out --celltype {celltype}")
+    dataset = info.get("dataset") if from_search is not None else None
+    return cell, dataset if isinstance(dataset, str) else None
+
+
+def _describe(config, path, started: dict) -> str:
+    lr = f"lr {config.lr:g}" + (f", momentum {config.momentum:g}" if config.optimizer == "sgd" else "")
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    return (
+        f"training {config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
+        f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
+        f"T={config.timesteps}, {started['device']} {started['precision']}; run directory {path}"
+    )

@@ -1,0 +1,50 @@
+"""Stopping a job cleanly: the first Ctrl-C or SIGTERM asks the job to stop at its next safe point (for
+training: after the current step, with a checkpoint); a second one stops it at once.
+
+    with GracefulStop() as stop:
+        for batch in loader:
+            step(batch)
+            if stop.requested:
+                save(); raise KeyboardInterrupt
+
+An exception raised from a signal handler can land anywhere, e.g. between two parameter updates of an
+optimizer step, so the handler only sets a flag that the job checks where its state is whole.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class GracefulStop:
+    """Within ``with``: SIGINT and SIGTERM set ``requested``; the second signal raises KeyboardInterrupt.
+    Outside the main thread (where Python cannot install handlers) it only holds the flag."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def request(self, signum: int = signal.SIGINT) -> None:
+        """Ask to stop (what the first signal does); also for front ends that stop a job from code."""
+        self.requested = True
+        self.signal = signum
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.request(signum)
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()

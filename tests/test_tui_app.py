@@ -343,7 +343,7 @@ async def test_the_cancel_key_stops_a_real_search_which_records_cancelled(tmp_pa
 
 @pytest.mark.slow
 @pilot_test
-async def test_the_train_key_trains_the_best_of_a_real_search_and_its_epoch_fills_the_panels(tmp_path):
+async def test_train_eval_and_export_keys_run_the_real_jobs_on_a_real_searchs_best(tmp_path):
     options = {**SMALL_SEARCH, "train": ("--batch-size", "128")}
     app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.2, job_options=options)
     async with app.run_test(size=SIZE) as pilot:
@@ -363,3 +363,14 @@ async def test_the_train_key_trains_the_best_of_a_real_search_and_its_epoch_fill
         await pilot.press("3")
         layers = app.query_one("#layers", DataTable)
         assert layers.row_count == len(t.epoch_log[0].spikes.firing_rates) > 0
+        for key, job_name in (("e", "eval"), ("x", "export")):  # the training's best checkpoint
+            await pilot.press("2", key)
+            job = list(app.jobs.values())[-1]
+            assert job.request.job == job_name and job.request.checkpoint == train.run_dir / "checkpoints" / "best.pt"
+            await wait_for(pilot, lambda job=job: job.returncode is not None, timeout=300, what=job_name)
+            await wait_for(pilot, lambda job=job: app.views[job.run_dir].state.finished, what=f"{job_name}'s end")
+            assert app.views[job.run_dir].state.status == "ok", "\n".join(job.output[-20:])
+        evaluation = app.views[list(app.jobs)[-2]].state.evaluation
+        assert evaluation.top1 == pytest.approx(t.final_val_acc)  # the same network on the same test images
+        (export,) = app.views[list(app.jobs)[-1]].state.exports
+        assert export.format == "onnx" and Path(export.path).is_file()

@@ -9,6 +9,7 @@ from textual.widgets import Log, Static
 
 from snasnet_cli.tui.jobs import Job
 from snasnet_cli.tui.source import RunView
+from snasnet_cli.tui.state import summarize
 from snasnet_cli.tui.widgets.common import run_title
 
 
@@ -41,7 +42,7 @@ class LogPanel(Vertical):
         if job is not None and len(job.output) > self._shown:
             log.write_lines(job.output[self._shown :])
             self._shown = len(job.output)
-        header = (view.path if view else None, view.state.status if view else None,
+        header = (view.path if view else None, view.state if view else None,
                   view.skipped if view else 0, job.returncode if job else None)  # fmt: skip
         if header != self._header:
             self._header = header
@@ -49,6 +50,8 @@ class LogPanel(Vertical):
 
     def _stats(self, view: RunView | None, job: Job | None) -> Text:
         line = run_title(view) if view is not None else Text("no run in focus")
+        headline = summarize(view.state).headline if view is not None else ""
+        line.append(f"  {headline}" if headline else "")
         if job is not None:
             line.append(f"  {job.describe_exit()}")
             line.append("\n$ snasnet " + " ".join(job.argv[3:]), style="dim")

@@ -178,3 +178,13 @@ def test_bad_option_values_exit_2_naming_the_choices(checkpoint, tmp_path, args,
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())  # rich wraps long lines
     assert not (tmp_path / "r").exists()
+
+
+def test_exporters_import_no_front_end():
+    code = (
+        "import sys\n"
+        "import exporters.onnx, exporters.energy, exporters.energy_chart, exporters.nir, exporters.nir_simulation\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'textual', 'click'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -50,14 +50,13 @@ class LogPanel(Vertical):
 
     def _stats(self, view: RunView | None, job: Job | None) -> Text:
         line = run_title(view) if view is not None else Text("no run in focus")
-        headline = summarize(view.state).headline if view is not None else ""
-        line.append(f"  {headline}" if headline else "")
-        if job is not None:
+        if job is not None:  # how the process ended, and the command it ran
             line.append(f"  {job.describe_exit()}")
             line.append("\n$ snasnet " + " ".join(job.argv[3:]), style="dim")
-        else:
+        else:  # a run this dashboard did not start: its result
+            line.append(f"  {summarize(view.state).headline}" if view is not None else "")
             line.append("\n")
-        if view is not None and view.state.error:
+        if view is not None and view.state.error and view.state.status != "cancelled":
             line.append(f"\nerror: {view.state.error}", style="red")
         if view is not None and view.skipped:
             line.append(f"\n{view.skipped} malformed line(s) of events.jsonl skipped", style="yellow")

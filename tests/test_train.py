@@ -343,3 +343,48 @@ def test_arch_files_are_read_with_their_extra_fields(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="expected"):
         read_arch_file(path)
+
+
+def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once():
+    previous = signal.getsignal(signal.SIGTERM)
+    with GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs between bytecodes
+        assert stop.requested and stop.signal == signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_progress_shows_the_runs_figures_from_its_events():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from snasnet_cli.train_progress import TrainProgress
+
+    out = StringIO()
+    progress = TrainProgress(Console(file=out, width=200, force_terminal=False))
+    progress({"event": "run_started", "epochs": 3, "steps_per_epoch": 10, "start_epoch": 1, "start_step": 4})
+    progress({"event": "train_step", "epoch": 2, "step": 6, "steps": 10, "loss": 0.5, "acc": 0.75, "images_per_s": 99})
+    assert progress.progress.tasks[0].completed == 16 and progress.progress.tasks[0].total == 30
+    epoch = {
+        "epoch": 2,
+        "epochs": 3,
+        "train_loss": 0.41234,
+        "train_acc": 0.875,
+        "val_loss": 0.3,
+        "val_acc": 0.9,
+        "val_top5": 1.0,
+        "lr": 0.05,
+        "total_spikes_per_image": 1234.4,
+        "images_per_s": 321.0,
+        "seconds": 4.2,
+    }
+    progress({"event": "epoch_finished", **epoch})
+    progress({"event": "run_finished", "status": "ok"})
+    text = out.getvalue()
+    assert "resuming at epoch 2, step 4" in text
+    assert "epoch 2/3  train loss 0.4123 acc 87.50%  val loss 0.3000 acc 90.00% top-5 100.00%" in text
+    assert "spikes/image 1,234" in text and "321 img/s" in text

@@ -163,12 +163,14 @@ def train(
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
-        if main_rank:
+        if main_rank and (Path(path) / "checkpoints" / "last.pt").is_file():
             console.print(
                 f"training interrupted: {path}/checkpoints/last.pt holds where it stopped; continue with "
                 f"[bold]snasnet train --resume {path}[/bold]",
                 soft_wrap=True,
             )
+        elif main_rank:
+            console.print("training interrupted before its first checkpoint: nothing to resume", soft_wrap=True)
         raise typer.Exit(130) from None
     if not main_rank:
         return

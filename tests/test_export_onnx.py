@@ -164,6 +164,7 @@ def test_bad_options_are_config_errors_and_leave_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_golden_cifar100_weights_in_onnxruntime(tmp_path, golden_state_dict, golden_images, golden_expected):
     """The original network's weights: onnxruntime against PyTorch and against the original's recorded
     outputs. These random weights make many near-tied class scores, so a rounding difference (ONNX's

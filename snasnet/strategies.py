@@ -85,13 +85,25 @@ DEFAULT_BUDGET = 5000
 @register_strategy("random")
 class RandomSearch(Strategy):
     """The original's search: cells from its sampler (``snasnet.arch.sample``), in the order drawn,
-    each canonical form once: draws until ``budget`` distinct cells are proposed."""
+    each canonical form once: draws until ``budget`` distinct cells are proposed.
+
+    Asked for the whole space, it proposes every cell in a random order instead: the sampler draws some
+    cells far more rarely than others, so collecting the last ones would take millions of draws."""
 
     def __init__(self, celltype: str, seed: int, budget: int | None = None) -> None:
         super().__init__(celltype, seed, DEFAULT_BUDGET if budget is None else budget)
+        self._shuffled: list[Architecture] | None = None
+        if self.budget == SPACE_SIZES[celltype]:
+            cells = list(enumerate_canonical(celltype))
+            self._shuffled = [cells[i] for i in torch.randperm(len(cells), generator=self.generator).tolist()]
 
     def propose(self, limit: int) -> list[Architecture]:
-        return [self.draw_new() for _ in range(self._remaining(limit))]
+        count = self._remaining(limit)
+        if self._shuffled is None:
+            return [self.draw_new() for _ in range(count)]
+        out, self._shuffled = self._shuffled[:count], self._shuffled[count:]
+        self.seen.update(out)
+        return out
 
 
 @register_strategy("exhaustive")

@@ -67,6 +67,10 @@ def test_random_draws_the_original_sampler_in_order_skipping_canonical_repeats(c
 def test_random_asking_for_more_than_the_space_scores_the_whole_space_and_says_so():
     strategy = make_strategy("random", "forward", seed=0, budget=10**6)
     assert strategy.budget == 7012 and strategy.space_exhausted
+    cells = drain(strategy, limit=1000)
+    assert len(cells) == 7012 and set(cells) == set(enumerate_canonical("forward"))
+    assert cells != list(enumerate_canonical("forward")), "in a random order"
+    assert cells == drain(make_strategy("random", "forward", seed=0, budget=7012), limit=7)
     assert make_strategy("random", "forward", seed=0).budget == DEFAULT_BUDGET
     assert not make_strategy("random", "forward", seed=0).space_exhausted
 

@@ -63,7 +63,7 @@ class SearchProgress:
             if done:
                 self.console.print(f"resuming: {done} candidates already scored")
             self.progress.start()
-            self.task = self.progress.add_task("search", total=event.get("total"), best="-")
+            self.task = self.progress.add_task("search", total=event.get("total"), completed=done, best="-")
         elif kind == "candidate_scored" and self.task is not None:
             score = event.get("score")
             if score is not None and score > self.best:

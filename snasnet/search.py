@@ -43,8 +43,9 @@ from snasnet.strategies import make_strategy
 
 CANDIDATES_CSV = "candidates.csv"
 BEST_ARCH = "best_arch.json"
-#: options a resumed search may change: how many candidates, where they run, how many are shown
-RESUMABLE_CHANGES = ("num_search", "device", "top_k")
+#: options a resumed search may change: how many candidates, where they run and read their data, how many
+#: are shown
+RESUMABLE_CHANGES = ("num_search", "device", "data_dir", "download", "top_k")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Stopping a job cleanly: the first Ctrl-C or SIGTERM asks the job to stop at its next safe point (for
-training: after the current step, with a checkpoint); a second one stops it at once.
+training: after the current step, with a checkpoint); a second one, a second or more later, stops it at once.
+(One action often delivers a signal twice: `timeout` signals the command and then its process group.)
 
     with GracefulStop() as stop:
         for batch in loader:
@@ -15,26 +16,33 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class GracefulStop:
-    """Within ``with``: SIGINT and SIGTERM set ``requested``; the second signal raises KeyboardInterrupt.
-    Outside the main thread (where Python cannot install handlers) it only holds the flag."""
+    """Within ``with``: SIGINT and SIGTERM set ``requested``; a signal ``FORCE_AFTER`` seconds or more after
+    the first raises KeyboardInterrupt. Outside the main thread (where Python cannot install handlers) it only
+    holds the flag."""
+
+    FORCE_AFTER = 1.0  # seconds: closer signals are one request delivered twice
 
     def __init__(self) -> None:
         self.requested = False
         self.signal: int | None = None
+        self._requested_at = 0.0
         self._previous: dict[int, object] = {}
 
     def request(self, signum: int = signal.SIGINT) -> None:
         """Ask to stop (what the first signal does); also for front ends that stop a job from code."""
+        if not self.requested:
+            self._requested_at = time.monotonic()
         self.requested = True
         self.signal = signum
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
+        if self.requested and time.monotonic() - self._requested_at >= self.FORCE_AFTER:
             raise KeyboardInterrupt
         self.request(signum)
 

@@ -345,12 +345,15 @@ def test_arch_files_are_read_with_their_extra_fields(tmp_path):
         read_arch_file(path)
 
 
-def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once():
+def test_the_first_signal_asks_to_stop_and_a_later_second_stops_at_once():
     previous = signal.getsignal(signal.SIGTERM)
     with GracefulStop() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.01)  # the handler runs between bytecodes
         assert stop.requested and stop.signal == signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGTERM)  # the same request delivered twice (`timeout` does that)
+        time.sleep(0.01)
+        stop._requested_at -= GracefulStop.FORCE_AFTER  # a second later
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)

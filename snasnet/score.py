@@ -38,25 +38,30 @@ get_score = SCORES.get
 _EXACT_FLOAT32 = 2**24
 
 
+def code_dtype(neurons: int) -> torch.dtype:
+    """The float type that holds codes of ``neurons`` neurons and adds their Gram matrix exactly."""
+    return torch.float32 if neurons < _EXACT_FLOAT32 else torch.float64
+
+
 def hamming_distances(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Pairwise Hamming distances ``d = x (1-x)^T + (1-x) x^T`` of binary codes ``x [B, N]``, exactly, in
     float64, and each code's firing rate ``r = x.mean(1)``.
 
-    Computed as ``d_ij = s_i + s_j - 2 x_i . x_j`` (``s`` the spikes per code): one matrix product where
-    the formula has two."""
+    Computed as ``d_ij = s_i + s_j - 2 x_i . x_j`` from one matrix product where the formula has two; the
+    spike counts ``s_i`` are the Gram matrix's diagonal (``x_i . x_i``, as x is 0 or 1)."""
     neurons = codes.shape[1]
-    x = codes.to(torch.float32 if neurons < _EXACT_FLOAT32 else torch.float64)
+    x = codes.to(code_dtype(neurons))
     gram = (x @ x.T).to(torch.float64)
-    ones = x.sum(1, dtype=torch.float64)
+    ones = gram.diagonal()
     distances = ones[:, None] + ones[None, :] - 2.0 * gram
     return distances, ones / neurons
 
 
 def expected_distances(rates: torch.Tensor) -> torch.Tensor:
-    """``r (1-r)^T + (1-r) r^T``: the Hamming distance per neuron expected between two codes that fire
-    independently at rates ``r_i`` and ``r_j``."""
+    """``r (1-r)^T + (1-r) r^T = r_i + r_j - 2 r_i r_j``: the Hamming distance per neuron expected between two
+    codes that fire independently at rates ``r_i`` and ``r_j``."""
     r = rates[:, None]
-    return r @ (1 - r).T + (1 - r) @ r.T
+    return r + r.T - 2.0 * (r * r.T)
 
 
 @register_score("sahd")
@@ -125,16 +130,21 @@ class KernelSum:
             out = output.detach()
             steps = out.unbind(0) if getattr(module, "step_mode", "s") == "m" else (out,)
             for step in steps:
-                self._add(name, (step > 0).flatten(1))
+                self._add(name, step.flatten(1))
 
         return hook
 
-    def _add(self, name: str, codes: torch.Tensor) -> None:
+    def _add(self, name: str, output: torch.Tensor) -> None:
+        # the original's codes, (out > 0), written straight into a float tensor: one pass, where
+        # ``(out > 0).float()`` makes a bool tensor first and takes ten times as long on a CPU
+        codes = torch.empty(output.shape, dtype=code_dtype(output.shape[1]), device=output.device)
+        torch.gt(output, 0, out=codes)
         kernel = self.kernel(codes)
         self.total = kernel if self.total is None else self.total + kernel
         self.count += 1
         layer = self.layer_counts[name]
-        layer.spikes = layer.spikes + codes.sum(dtype=torch.float64)
+        # row sums are exact in the codes' type; their sum may not be
+        layer.spikes = layer.spikes + codes.sum(1).sum(dtype=torch.float64)
         layer.slots += codes.numel()
 
     def reset_kernel(self) -> None:

@@ -127,9 +127,11 @@ DIGITS_TEST_FRACTION = 0.2
 
 
 @register_dataset("digits")
-def digits(data_dir: object = None, download: bool = False) -> DataBundle:
+def digits(data_dir: object = None, download: bool = False, *, shift: int = 0) -> DataBundle:
     """scikit-learn's 1797 8x8 digits (bundled: no download), a fixed stratified 80/20 split (seed 0),
-    pixel values 0-16 scaled to [0, 1] and normalised with the training split's mean and std."""
+    pixel values 0-16 scaled to [0, 1] and normalised with the training split's mean and std. ``shift``:
+    training images moved by up to that many pixels (a random crop of the image padded with background),
+    the augmentation that keeps a network this size from learning the 1437 training images by heart."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -147,7 +149,17 @@ def digits(data_dir: object = None, download: bool = False) -> DataBundle:
     images = (images - mean) / std
     train = TensorDataset(images[train_idx], labels[train_idx])
     test = TensorDataset(images[test_idx], labels[test_idx])
-    return DataBundle("digits", train, test, "digits", in_channels=1, image_size=8, num_classes=10)
+    if shift < 0:
+        raise DataError(f"digits: shift must be >= 0 (got {shift})")
+    augmented = train
+    if shift:
+        from torchvision.transforms import RandomCrop
+
+        background = float(-mean / std)  # a blank pixel, normalised
+        augmented = Transformed(train, RandomCrop(8, padding=shift, fill=background))
+    return DataBundle(
+        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train
+    )
 
 
 # --- synthetic -----------------------------------------------------------------------------------

@@ -101,10 +101,18 @@ class TrainConfig:
         return Architecture.parse(self.arch, self.celltype)
 
 
-#: where a dataset's defaults differ from the original's recipe. digits: 1437 small images, on which SGD
-#: at the CIFAR settings stalls for many epochs; Adam reaches ~98% in 15 epochs (about a minute on 2 cores).
+#: where a dataset's defaults differ from the original's recipe. digits: 1437 small images, on which SGD at
+#: the CIFAR settings stalls for many epochs and Adam without augmentation overfits (93-97% test accuracy,
+#: varying with the seed); with 1-pixel shifts, Adam 1e-2 for 25 epochs ended at 97.5-98.3% for seeds 0-2.
 DATASET_DEFAULTS: dict[str, dict] = {
-    "digits": {"optimizer": "adam", "lr": 5e-3, "weight_decay": 0.0, "epochs": 15, "val_interval": 1},
+    "digits": {
+        "optimizer": "adam",
+        "lr": 1e-2,
+        "weight_decay": 0.0,
+        "epochs": 25,
+        "val_interval": 1,
+        "dataset_options": {"shift": 1},
+    },
     "synthetic": {"val_interval": 1},
 }
 
@@ -305,7 +313,7 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
             with warnings.catch_warnings():
                 # a run resumed after its last step of an epoch steps the scheduler before any optimizer step
-                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()` before", UserWarning)
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler", UserWarning)
                 self.scheduler.step()
             record = self._epoch_record(epoch, val, lr, time.perf_counter() - started)
             self.epoch, self.step, self.train_seconds = epoch, 0, 0.0

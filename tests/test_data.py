@@ -158,3 +158,22 @@ def test_imagefolder_with_different_classes_in_train_and_val_is_refused(tmp_path
 def test_options_a_dataset_does_not_take_are_refused():
     with pytest.raises(DataError, match="dataset 'digits' does not take the option.*image_size"):
         get_dataset("digits", image_size=16)
+
+
+def test_digits_shift_moves_training_images_by_at_most_a_pixel_over_blank_background():
+    plain, shifted = get_dataset("digits"), get_dataset("digits", shift=1)
+    assert torch.equal(shifted.test.tensors[0], plain.test.tensors[0])  # the test split is never augmented
+    assert torch.equal(shifted.train_plain.tensors[0], plain.train.tensors[0])
+    image = plain.train.tensors[0][5]
+    blank = plain.train.tensors[0].min()  # a 0 pixel, normalised
+    padded = torch.nn.functional.pad(image, (1, 1, 1, 1), value=float(blank))
+    offsets = set()
+    for epoch in range(10):
+        shifted.train.set_epoch(epoch)
+        moved = shifted.train[5][0]
+        found = [
+            (dy, dx) for dy in range(3) for dx in range(3) if torch.allclose(padded[:, dy : dy + 8, dx : dx + 8], moved)
+        ]
+        assert found, f"epoch {epoch}: not a shift of the image"
+        offsets.add(found[0])
+    assert len(offsets) > 1

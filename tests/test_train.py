@@ -87,14 +87,15 @@ def test_the_originals_recipe_is_the_default():
 
 def test_digits_has_defaults_that_learn_on_a_laptop_and_adam_gets_its_own_rate():
     d = train_config("digits")
-    assert (d.optimizer, d.lr, d.weight_decay, d.epochs, d.val_interval) == ("adam", 5e-3, 0.0, 15, 1)
+    assert (d.optimizer, d.lr, d.weight_decay, d.epochs, d.val_interval) == ("adam", 1e-2, 0.0, 25, 1)
+    assert d.dataset_options == {"shift": 1}
     assert train_config("digits", lr=1e-2, epochs=3).lr == 1e-2
     assert train_config("cifar10", optimizer="adam").lr == 1e-3  # not SGD's 0.1
     assert train_config("digits", optimizer="sgd").lr == 0.1
     assert train_config("cifar10", epochs=None).epochs == 300  # None: the default
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler")
 def test_schedulers_step_per_epoch_as_the_original():
     config = TrainConfig(epochs=8, lr=0.1)
     param = torch.nn.Parameter(torch.zeros(1))

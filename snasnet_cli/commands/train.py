@@ -14,7 +14,7 @@ from snasnet_cli.options import QuietOption, RunDirOption
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
-RECIPE = "Recipe (defaults: the original's; digits: Adam 5e-3, 15 epochs, validation every epoch)"
+RECIPE = "Recipe (defaults: the original's; digits: Adam 1e-2, 25 epochs, 1-pixel shifts, validation every epoch)"
 MACHINE = "Machine"
 
 

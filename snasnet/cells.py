@@ -67,7 +67,7 @@ class ForwardCell(Cell):
                 code = self.arch.op(r, c)
                 if code == 0:
                     continue
-                y, y_static = self._apply(self.forward_edge(r, c), code, *values[r], timesteps)
+                y, y_static = self._apply_edge(self.forward_edge(r, c), code, *values[r], timesteps)
                 total = _accumulate(total, y)  # a static [B, ...] broadcasts against [T, B, ...]
                 total_static = total_static and y_static
             if total is None:  # only zero edges arrive here: the original's value is 0
@@ -77,7 +77,9 @@ class ForwardCell(Cell):
         return out.expand(timesteps, *out.shape) if out_static else out
 
     @staticmethod
-    def _apply(op: nn.Module, code: int, x: torch.Tensor, static: bool, timesteps: int) -> tuple[torch.Tensor, bool]:
+    def _apply_edge(
+        op: nn.Module, code: int, x: torch.Tensor, static: bool, timesteps: int
+    ) -> tuple[torch.Tensor, bool]:
         if code == 1:
             return x, static
         if code == 4:

@@ -236,11 +236,11 @@ class Trainer:
         self.scheduler = SCHEDULERS[config.scheduler](self.optimizer, config)
         self.net: nn.Module = self.model
         if env.enabled:
-            # pruned nodes keep their modules (the original's layout) but get no gradient
+            # pruned nodes keep their modules (the original's layout) but get no gradient; nor does feedback
+            # when there is no next step to feed (T = 1)
+            unused = bool(self.arch.removed_nodes()) or (self.arch.celltype == "backward" and config.timesteps == 1)
             self.net = nn.parallel.DistributedDataParallel(
-                self.model,
-                device_ids=[device.index] if device.type == "cuda" else None,
-                find_unused_parameters=bool(self.arch.removed_nodes()),
+                self.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
             )
         if config.compile:
             self.net = torch.compile(self.net)

@@ -392,3 +392,12 @@ def test_progress_shows_the_runs_figures_from_its_events():
     assert "resuming at epoch 2, step 4" in text
     assert "epoch 2/3  train loss 0.4123 acc 87.50%  val loss 0.3000 acc 90.00% top-5 100.00%" in text
     assert "spikes/image 1,234" in text and "321 img/s" in text
+
+
+def test_a_forward_cell_with_a_pruned_node_trains_and_its_checkpoint_evaluates(tmp_path):
+    # a search over forward cells hands such cells on; nn.Module.to() and load_checkpoint must handle them
+    config = train_config(**{**SMALL, "epochs": 1}, arch="0342 0000 0003 0000", celltype="forward")
+    result = fit(config, tmp_path / "run")
+    assert result.model.arch.celltype == "forward" and result.epochs == 1
+    evaluated = evaluate_checkpoint(result.last_checkpoint, write_run=False)
+    assert evaluated.top1 == result.history[-1]["val_acc"]

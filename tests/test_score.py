@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import lively_weights
+from one_thread import one_thread  # noqa: F401 (autouse fixture)
 
 from snasnet.errors import ConfigError
 from snasnet.model import build_model

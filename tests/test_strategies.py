@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from one_thread import one_thread  # noqa: F401 (autouse fixture)
 
 from snasnet.arch import Architecture, enumerate_canonical, forward_slots, sample
 from snasnet.errors import ConfigError

@@ -70,7 +70,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert message in result.stderr
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "export", "tui"])
+@pytest.mark.parametrize("command", ["export", "tui"])
 def test_commands_not_built_yet_say_so(command):
     result = runner.invoke(app, [command, "--dataset", "digits"])
     assert result.exit_code == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from snasnet.errors import ConfigError
+from snasnet.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -24,27 +24,19 @@ class EnergyProfile:
         return asdict(self)
 
 
-_PROFILES: dict[str, EnergyProfile] = {}
+PROFILES: Registry[EnergyProfile] = Registry("energy profile")
 
 
 def register_profile(profile: EnergyProfile) -> EnergyProfile:
-    if profile.name in _PROFILES:
-        raise ConfigError(f"energy profile {profile.name!r} is already registered")
-    _PROFILES[profile.name] = profile
-    return profile
+    return PROFILES.add(profile.name, profile)
 
 
 def list_profiles() -> list[str]:
-    return list(_PROFILES)
+    return PROFILES.names()
 
 
 def get_profile(name: str | EnergyProfile) -> EnergyProfile:
-    if isinstance(name, EnergyProfile):
-        return name
-    try:
-        return _PROFILES[name]
-    except KeyError:
-        raise ConfigError(f"unknown energy profile {name!r}: choose one of {', '.join(_PROFILES)}") from None
+    return name if isinstance(name, EnergyProfile) else PROFILES.get(name)
 
 
 _HOROWITZ = "M. Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014, 45 nm CMOS, 0.9 V: "

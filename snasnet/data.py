@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from snasnet.errors import DataError
 from snasnet.presets import get_preset
+from snasnet.registry import Registry
 from snasnet.seeding import derive_seed
 
 DATA_ENV = "SNASNET_DATA"
@@ -57,21 +58,12 @@ class DataBundle:
 
 
 DatasetFactory = Callable[..., DataBundle]
-_DATASETS: dict[str, DatasetFactory] = {}
-
-
-def register_dataset(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    def register(factory: DatasetFactory) -> DatasetFactory:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _DATASETS[name] = factory
-        return factory
-
-    return register
+DATASETS: Registry[DatasetFactory] = Registry("dataset", error=DataError)
+register_dataset = DATASETS.register
 
 
 def list_datasets() -> list[str]:
-    return sorted(_DATASETS)
+    return DATASETS.names()
 
 
 def get_dataset(
@@ -79,10 +71,7 @@ def get_dataset(
 ) -> DataBundle:
     """The named dataset. ``data_dir`` is where files are read (and downloaded to with ``download``);
     ``options`` are dataset-specific (e.g. ``synthetic``'s sizes)."""
-    try:
-        factory = _DATASETS[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(list_datasets())}") from None
+    factory = DATASETS.get(name)
     try:
         inspect.signature(factory).bind(data_dir=data_dir, download=download, **options)
     except TypeError:

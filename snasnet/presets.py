@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from snasnet.errors import ConfigError
+from snasnet.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -56,29 +57,20 @@ class Preset:
         return dataclasses.replace(self, **overrides)
 
 
-_PRESETS: dict[str, Preset] = {}
+PRESETS: Registry[Preset] = Registry("preset")
 
 
 def register_preset(preset: Preset) -> Preset:
-    if preset.name in _PRESETS:
-        raise ConfigError(f"preset {preset.name!r} is already registered")
-    _PRESETS[preset.name] = preset
-    return preset
+    return PRESETS.add(preset.name, preset)
 
 
 def list_presets() -> list[str]:
-    return sorted(_PRESETS)
+    return PRESETS.names()
 
 
 def get_preset(name: str | Preset, **overrides: object) -> Preset:
     """A registered preset by name (or a Preset as given), with fields replaced by ``overrides``."""
-    if isinstance(name, Preset):
-        preset = name
-    else:
-        try:
-            preset = _PRESETS[name]
-        except KeyError:
-            raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(list_presets())}") from None
+    preset = name if isinstance(name, Preset) else PRESETS.get(name)
     return preset.replace(**overrides) if overrides else preset
 
 

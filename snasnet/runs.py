@@ -125,6 +125,7 @@ class RunDir:
         info.setdefault("started", time.time())
         if resume:
             info["resumed"] = info.get("resumed", []) + [time.time()]
+            _end_torn_line(path / EVENTS)
         run._write_info(info)
         return run
 
@@ -199,6 +200,16 @@ class RunDir:
         self.emit("run_finished", status=status, error=error)
         self.set_status(status, error)
         self.close()
+
+
+def _end_torn_line(path: Path) -> None:
+    """A process killed while writing leaves a line without its newline: end it, so that the next event
+    starts a line of its own (readers skip the torn one)."""
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
 
 
 @dataclass

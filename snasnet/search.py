@@ -32,11 +32,10 @@ import torch.distributed as dist
 from torch.utils.data import Dataset
 
 from snasnet.arch import CELLTYPES, Architecture
-from snasnet.data import get_dataset
+from snasnet.data import DataBundle, get_dataset
 from snasnet.distributed import DistEnv, broadcast_object, gather_objects, init_distributed, shutdown
 from snasnet.errors import ConfigError, SnasnetError
 from snasnet.model import build_model
-from snasnet.presets import get_preset
 from snasnet.runs import EVENTS, EventReader, RunDir, default_run_dir
 from snasnet.score import get_score, score_network
 from snasnet.strategies import make_strategy
@@ -263,16 +262,6 @@ def read_scored(run_dir: str | os.PathLike) -> dict[int, Candidate]:
     return scored
 
 
-def _end_torn_line(path: Path) -> None:
-    """A process killed while writing leaves a line without its newline: end it, so that the next event
-    starts a line of its own (readers skip the torn one)."""
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb+") as f:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                f.write(b"\n")
-
-
 CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds")
 
 
@@ -322,12 +311,9 @@ def write_best_arch(path: Path, best: Candidate, config: SearchConfig) -> None:
 
 
 # --- the search -----------------------------------------------------------------------------------
-def _model_options(config: SearchConfig, bundle: object) -> tuple[str, dict]:
+def _model_options(config: SearchConfig, bundle: DataBundle) -> tuple[str, dict]:
     """The network for the data: the dataset's preset, resized where the data differs from it."""
-    preset = get_preset(bundle.preset)
-    sizes = {"in_channels": bundle.in_channels, "image_size": bundle.image_size, "num_classes": bundle.num_classes}
-    options = {k: v for k, v in sizes.items() if getattr(preset, k) != v}
-    return bundle.preset, {**options, **config.model_options}
+    return bundle.preset, {**bundle.model_overrides(), **config.model_options}
 
 
 def run_search(
@@ -364,7 +350,6 @@ def _open_run(
                 if not (path / "run.json").is_file():
                     raise ConfigError(f"{path} holds no run to resume (no run.json)")
                 scored = {i: c.to_event() for i, c in read_scored(path).items()}
-                _end_torn_line(path / EVENTS)
             run = RunDir.create(
                 "search", config.to_dict(), path, celltype=config.celltype, seed=config.seed, resume=resume
             )

@@ -36,16 +36,13 @@ def _root(
     """Search, train, evaluate and export SNASNet spiking neural networks (Kim et al., ECCV 2022)."""
 
 
-# One module per command. A command module exposes the command function (and CONTEXT, its Typer context
-# settings), or a Typer sub-application named ``app`` for a command with subcommands (export).
+# One module per command; export has subcommands (onnx, energy, nir).
 app.command(name="arch")(arch.arch)
-for name, module in (("search", search), ("train", train), ("eval", evaluate), ("export", export), ("tui", tui)):
-    sub = getattr(module, "app", None)
-    if isinstance(sub, typer.Typer):
-        app.add_typer(sub, name=name)
-    else:
-        command = getattr(module, "evaluate" if name == "eval" else name)
-        app.command(name=name, context_settings=getattr(module, "CONTEXT", None))(command)
+app.command(name="search")(search.search)
+app.command(name="train", context_settings=train.CONTEXT)(train.train)
+app.command(name="eval", context_settings=evaluate.CONTEXT)(evaluate.evaluate)
+app.add_typer(export.app, name="export")
+app.command(name="tui")(tui.tui)
 
 
 def main(argv: list[str] | None = None) -> None:

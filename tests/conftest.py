@@ -56,3 +56,13 @@ def golden_images(golden_dir: Path) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def golden_expected(golden_dir: Path) -> dict:
     return torch.load(golden_dir / "cifar100_bw.expected.pt", weights_only=True)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: for modules that run many small networks, which gain nothing from more threads and
+    lose much when the cores are busy (and whose exact results depend on the thread count)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

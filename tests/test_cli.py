@@ -68,10 +68,3 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert message in result.stderr
-
-
-@pytest.mark.parametrize("command", ["export", "tui"])
-def test_commands_not_built_yet_say_so(command):
-    result = runner.invoke(app, [command, "--dataset", "digits"])
-    assert result.exit_code == 1
-    assert "not available yet" in result.output

@@ -87,3 +87,16 @@ def test_events_hold_plain_json(tmp_path):
     record = run.emit("e", t=torch.tensor([1.0, 2.0]), s=torch.tensor(3), p=tmp_path, nan=float("nan"))
     assert record["t"] == [1.0, 2.0] and record["s"] == 3 and record["nan"] is None
     assert run.events()[0]["p"] == str(tmp_path)
+
+
+def test_resuming_ends_a_line_torn_by_a_killed_writer(tmp_path):
+    run = RunDir.create("search", {}, tmp_path / "r")
+    run.emit("candidate_scored", index=0)
+    run.close()
+    with open(run.path / "events.jsonl", "a") as f:
+        f.write('{"v":1,"event":"candidate_sco')  # the process died here
+    resumed = RunDir.create("search", {}, tmp_path / "r", resume=True)
+    resumed.emit("candidate_scored", index=1)
+    reader = EventReader(run.path / "events.jsonl")
+    assert [e["index"] for e in reader.read_new()] == [0, 1]
+    assert reader.skipped == 1

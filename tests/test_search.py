@@ -8,7 +8,6 @@ import math
 
 import pytest
 import torch
-from one_thread import one_thread  # noqa: F401 (autouse fixture)
 
 from snasnet.arch import Architecture
 from snasnet.data import get_dataset
@@ -23,6 +22,8 @@ from snasnet.search import (
     score_candidate,
     scoring_batches,
 )
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # a small network and small batches keep a candidate well under a second
 SMALL = {"channels": 8, "classifier_width": 32}

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from one_thread import one_thread  # noqa: F401 (autouse fixture)
 
 from snasnet.runs import EventReader
 from snasnet_cli.app import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # One thread per process: the test machine is shared, and a small network gains nothing from more.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -72,8 +73,8 @@ def final_ranking(run_dir: Path) -> list[tuple]:
         (["--dataset", "mnist"], "unknown dataset 'mnist': choose one of"),
         (["--celltype", "sideways"], "unknown cell type 'sideways': choose forward or backward"),
         (["--num-search", "0"], "--num-search must be at least 1 (got 0)"),
-        (["--score", "nwot"], "unknown score 'nwot': choose one of hamming, sahd, sahd_original"),
-        (["--strategy", "grid"], "unknown strategy 'grid': choose one of evolution, exhaustive, random"),
+        (["--score", "nwot"], "unknown score 'nwot': choose one of sahd, sahd_original, hamming"),
+        (["--strategy", "grid"], "unknown strategy 'grid': choose one of random, exhaustive, evolution"),
         (["--repeat", "0"], "--repeat must be at least 1"),
     ],
 )

@@ -1,5 +1,7 @@
-"""Stopping a job cleanly: the first Ctrl-C or SIGTERM asks the job to stop at its next safe point (for
-training: after the current step, with a checkpoint); a second one, a second or more later, stops it at once.
+"""Stopping a job cleanly on a signal.
+
+``GracefulStop`` (training): the first Ctrl-C or SIGTERM asks the job to stop at its next safe point (after
+the current step, with a checkpoint); a second one, a second or more later, stops it at once.
 (One action often delivers a signal twice: `timeout` signals the command and then its process group.)
 
     with GracefulStop() as stop:
@@ -7,6 +9,8 @@ training: after the current step, with a checkpoint); a second one, a second or 
             step(batch)
             if stop.requested:
                 save(); raise KeyboardInterrupt
+
+``sigterm_as_interrupt`` (search): SIGTERM raises KeyboardInterrupt at once, like Ctrl-C.
 
 An exception raised from a signal handler can land anywhere, e.g. between two parameter updates of an
 optimizer step, so the handler only sets a flag that the job checks where its state is whole.
@@ -56,3 +60,14 @@ class GracefulStop:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM act like Ctrl-C in this process (main thread): for jobs whose state is whole between any
+    two statements that matter (a search writes each candidate's event at once), so a terminated job records
+    ``cancelled`` and can be resumed like an interrupted one."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)

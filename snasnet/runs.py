@@ -260,14 +260,3 @@ def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[Path]:
         return []
     runs = [p for p in root.iterdir() if (p / RUN_JSON).is_file()]
     return sorted(runs, key=lambda p: (p / RUN_JSON).stat().st_mtime, reverse=True)
-
-
-def sigterm_as_interrupt() -> None:
-    """Make SIGTERM act like Ctrl-C in this process (main thread), so a job that is terminated
-    checkpoints, records ``cancelled`` and exits like an interrupted one."""
-    import signal
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)

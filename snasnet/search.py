@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -38,6 +37,7 @@ from snasnet.errors import ConfigError, SnasnetError
 from snasnet.model import build_model
 from snasnet.runs import EVENTS, EventReader, RunDir, default_run_dir
 from snasnet.score import get_score, score_network
+from snasnet.seeding import derive_seed
 from snasnet.strategies import make_strategy
 
 CANDIDATES_CSV = "candidates.csv"
@@ -176,8 +176,7 @@ class SearchResult:
 def candidate_seed(seed: int, arch: Architecture) -> int:
     """The seed of a candidate's initial weights: a function of the search's seed and the cell only, so a
     cell gets the same weights whenever, wherever and in whichever order it is scored."""
-    text = f"{seed}/{arch.celltype}/{arch.canonical()}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+    return derive_seed(seed, arch.celltype, arch.canonical())
 
 
 def scoring_batches(
@@ -326,7 +325,7 @@ def run_search(
     """Run (or with ``resume``, continue) a search into ``run_dir`` (default ``runs/search-<time>``).
     ``on_event`` sees every event as it is written (how the CLI shows progress). Under ``torchrun`` every
     rank calls this; rank 0 returns the result, the others None. Ctrl-C or SIGTERM (see
-    ``runs.sigterm_as_interrupt``) ends the run as ``cancelled``, resumable."""
+    ``interrupts.sigterm_as_interrupt``) ends the run as ``cancelled``, resumable."""
     config.validate()
     own_group = not (dist.is_available() and dist.is_initialized())
     env, device = init_distributed(config.device)

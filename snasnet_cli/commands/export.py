@@ -1,4 +1,5 @@
-"""`snasnet export onnx|energy|nir CKPT`: ship a checkpoint, verified. Thin: options -> exporters -> rich output.
+"""`snasnet export onnx|energy|nir CKPT`: ship a checkpoint, verified. Thin: options -> ``exporters.jobs`` ->
+rich output.
 
 Each subcommand writes a run directory (``export_finished`` with the figures) and prints a short summary.
 A check that fails (onnxruntime or the NIR simulation disagreeing with PyTorch) exits with status 1.
@@ -41,72 +42,21 @@ CheckImagesOption = Annotated[
 ]
 
 
-class CheckFailed(Exception):
-    """The exported file does not compute what the model computes (exit status 1)."""
+def _console() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a file or a pipe: whole lines, nothing cut to 80 columns
+        console.width = 160
+    return console
 
 
-class _Session:
-    """What every export subcommand does around its exporter: load, run directory, events, console."""
-
-    def __init__(self, fmt: str, checkpoint: Path, quiet: bool) -> None:
-        self.format, self.checkpoint, self.quiet = fmt, checkpoint, quiet
-        self.console = Console(highlight=False, soft_wrap=True)
-        if not self.console.is_terminal:  # a file or a pipe: whole lines, nothing cut to 80 columns
-            self.console.width = 160
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            self.console.print(text)
-
-    def load(self, arch, preset, celltype, timesteps, pooling, dataset):
-        from snasnet.checkpoint import load_checkpoint
-        from snasnet.presets import list_presets
-
-        if preset is None and dataset in list_presets():
-            preset = dataset
-        model = load_checkpoint(
-            self.checkpoint,
-            arch=arch,
-            preset=preset,
-            celltype=celltype,
-            timesteps=timesteps,
-            second_avgpooling=pooling,
-        )
-        return model.eval()
-
-    def run_dir(self, model, run_dir: Path | None, config: dict):
-        from snasnet.runs import RunDir
-
-        config = {"format": self.format, "checkpoint": str(self.checkpoint), **config}
-        run = RunDir.create("export", config, run_dir, arch=str(model.arch), celltype=model.arch.celltype)
-        self.say(f"run directory: {run.path}")
-        return run
+def _say(console: Console, quiet: bool):
+    return (lambda text: None) if quiet else console.print
 
 
-def _images(model, dataset: str | None, data_dir: Path | None, count: int, split: str = "test"):
-    """``count`` images of ``dataset`` (default: the one named like the model's preset)."""
-    import torch
+def _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling):
+    from exporters.jobs import ExportSource
 
-    from snasnet.data import get_dataset
-    from snasnet.errors import DataError
-
-    name = dataset or model.preset.name
-    p = model.preset
-    options = {}
-    if name == "synthetic":  # random images shaped for this model
-        options = dict(in_channels=p.in_channels, image_size=p.image_size, num_classes=p.num_classes)
-    try:
-        bundle = get_dataset(name, data_dir, **options)
-    except DataError as exc:
-        raise DataError(f"{exc} (or check on random images: --dataset synthetic)") from None
-    if (bundle.in_channels, bundle.image_size) != (p.in_channels, p.image_size):
-        raise DataError(
-            f"dataset {name} has {bundle.in_channels}x{bundle.image_size}x{bundle.image_size} images; the model "
-            f"takes {p.in_channels}x{p.image_size}x{p.image_size}"
-        )
-    data = getattr(bundle, split)
-    count = min(count, len(data))
-    return torch.stack([data[i][0] for i in range(count)]), name
+    return ExportSource(checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
 
 
 def _parse_batch(value: str) -> int | None:
@@ -123,14 +73,16 @@ def _choice(value: str, choices: tuple[str, ...] | list[str], option: str) -> st
     return value
 
 
-def _fail_on(check_passed: bool, message: str) -> None:
-    if not check_passed:
-        raise CheckFailed(message)
+def _run_checked(fmt: str, job, summarise) -> None:
+    """Run an export job; print its summary, also when its check failed (then exit 1)."""
+    from exporters.jobs import CheckFailed
 
-
-def _finish_failed_check(session: _Session, exc: CheckFailed) -> None:
-    typer.echo(f"snasnet export {session.format}: {exc}", err=True)
-    raise typer.Exit(1)
+    try:
+        summarise(job())
+    except CheckFailed as exc:
+        summarise(exc.result)
+        typer.echo(f"snasnet export {fmt}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 # --- onnx ------------------------------------------------------------------------------------------
@@ -161,39 +113,36 @@ def onnx_command(
     quiet: QuietOption = False,
 ) -> None:
     """ONNX graph from image to class scores (LIF state explicit), checked in onnxruntime against PyTorch."""
-    from exporters.onnx import EXPORTERS, MODES, check_onnx, export_onnx
+    from exporters.jobs import export_onnx_job
+    from exporters.onnx import EXPORTERS, MODES
 
     mode = _choice(mode, MODES, "--mode")
     exporter = _choice(exporter, list(EXPORTERS), "--exporter")
     fixed_batch = _parse_batch(batch)
-    session = _Session("onnx", checkpoint, quiet)
-    model = session.load(arch, preset, celltype, timesteps, second_avgpooling, dataset)
-    images, data_name = _images(model, dataset, data_dir, check_images) if check_images else (None, None)
-    config = {"mode": mode, "batch": batch, "opset": opset, "exporter": exporter, "timesteps": model.timesteps}
-    run = session.run_dir(model, run_dir, config)
-    path = output or run.path / "model.onnx"
-    try:
-        with run.job(job="export", format="onnx", checkpoint=str(checkpoint)):
-            session.say(f"exporting {model.arch} ({model.arch.celltype}, {model.preset.name}, T={model.timesteps}) ...")
-            graph = export_onnx(
-                model, path, mode=mode, opset=opset, batch=fixed_batch, spike_counts=spike_counts, exporter=exporter
-            )
-            session.say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {graph.seconds:.1f} s")
-            figures: dict = {}
-            if images is not None:
-                session.say(f"checking: onnx.checker, then onnxruntime vs PyTorch on {len(images)} {data_name} images")
-                check = check_onnx(path, model, images)
-                figures = {**check.to_dict(), "dataset": data_name, "images": len(images)}
-            run.emit("export_finished", format="onnx", **graph.to_dict(), **figures)
-            _summarise_onnx(session, graph, figures)
-            if figures:
-                _fail_on(check.passed, f"onnxruntime does not reproduce PyTorch: {check.parity.summary()}")
-    except CheckFailed as exc:
-        _finish_failed_check(session, exc)
+    console = _console()
+    source = _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    _run_checked(
+        "onnx",
+        lambda: export_onnx_job(
+            source,
+            output,
+            mode=mode,
+            batch=fixed_batch,
+            opset=opset,
+            spike_counts=spike_counts,
+            exporter=exporter,
+            dataset=dataset,
+            data_dir=data_dir,
+            images=check_images,
+            run_dir=run_dir,
+            say=_say(console, quiet),
+        ),  # fmt: skip
+        lambda result: _summarise_onnx(console, result),
+    )
 
 
-def _summarise_onnx(session: _Session, graph, figures: dict) -> None:
-    c = session.console
+def _summarise_onnx(c: Console, result) -> None:
+    graph, figures = result.product, result.figures
     c.print(
         f"[bold]ONNX[/bold] {graph.path}: {graph.mode}, T={graph.timesteps}, opset {graph.opset}, batch "
         f"{graph.batch or 'dynamic'}, {len(graph.inputs)} input(s), {len(graph.outputs)} output(s)"
@@ -201,12 +150,8 @@ def _summarise_onnx(session: _Session, graph, figures: dict) -> None:
     if not figures:
         c.print("check skipped (--check-images 0)")
         return
-    from exporters.parity import Parity
-
-    p = figures["parity"]
-    parity = Parity(p["samples"], p["predictions_agree"], p["logits_close"], p["max_abs_diff"], p["tolerance"])
     c.print(f"onnx.checker: ok; onnxruntime vs PyTorch on {figures['images']} {figures['dataset']} images:")
-    c.print(f"  {parity.summary()}")
+    c.print(f"  {result.parity.summary()}")
     n = figures["images"]
     c.print(
         f"  time: onnxruntime {figures['onnxruntime_seconds'] / n * 1e3:.2f} ms/image, PyTorch "
@@ -240,6 +185,7 @@ def energy_command(
     """Per-layer energy from measured spikes (SOPs x E_AC, analog inputs MACs x E_MAC) beside the same-shape ANN."""
     from exporters.energy_profiles import get_profile
     from exporters.energy_profiles import list_profiles as profile_names
+    from exporters.jobs import export_energy_job
 
     if list_profiles:
         for name in profile_names():
@@ -247,45 +193,14 @@ def energy_command(
             typer.echo(f"{name}: E_MAC {p.e_mac_pj} pJ, E_AC {p.e_ac_pj} pJ. {p.source}")
         raise typer.Exit()
     profile = _choice(profile, profile_names(), "--profile")
-    from torch.utils.data import DataLoader
-
-    from exporters.energy import count_operations, energy_report
-    from exporters.energy_chart import write_energy_chart
-    from snasnet.device import resolve_device
-
-    session = _Session("energy", checkpoint, quiet)
-    model = session.load(arch, preset, celltype, timesteps, second_avgpooling, dataset)
-    images, data_name = _images(model, dataset, data_dir, batches * batch_size)
-    model = model.to(resolve_device(device))
-    config = {"profile": profile, "batches": batches, "batch_size": batch_size, "dataset": data_name}
-    run = session.run_dir(model, run_dir, config)
-    folder = output or run.path
-    folder.mkdir(parents=True, exist_ok=True)
-    with run.job(job="export", format="energy", checkpoint=str(checkpoint)):
-        session.say(f"measuring spikes on {len(images)} {data_name} images ...")
-        counts = count_operations(
-            model, DataLoader(images, batch_size=batch_size), count_unused_feedback=count_unused_feedback
-        )
-        report = energy_report(model, counts, profile)
-        json_path = report.write_json(folder / "energy.json")
-        csv_path = report.write_csv(folder / "energy.csv")
-        png_path = write_energy_chart(report, folder / "energy.png")
-        totals = report.totals()
-        run.emit(
-            "export_finished",
-            format="energy",
-            path=json_path,
-            csv=csv_path,
-            chart=png_path,
-            profile=profile,
-            dataset=data_name,
-            images=report.images,
-            timesteps=report.timesteps,
-            **totals,
-            firing_rates=report.lif_firing_rates,
-        )
-        _print_energy(session.console, report)
-        session.console.print(f"wrote {json_path}, {csv_path}, {png_path}")
+    console = _console()
+    result = export_energy_job(
+        _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling), output,
+        dataset=dataset, data_dir=data_dir, batches=batches, batch_size=batch_size, profile=profile,
+        count_unused_feedback=count_unused_feedback, device=device, run_dir=run_dir, say=_say(console, quiet),
+    )  # fmt: skip
+    _print_energy(console, result.product)
+    console.print(f"wrote {result.path}, {result.figures['csv']}, {result.figures['chart']}")
 
 
 def _si(value: float) -> str:
@@ -346,34 +261,30 @@ def nir_command(
     quiet: QuietOption = False,
 ) -> None:
     """NIR graph of one timestep (read back with nir.read, simulated for T steps with nirtorch, compared)."""
-    from exporters.nir import export_nir
-    from exporters.nir_simulation import simulate_nir
-    from exporters.onnx import torch_scores
-    from exporters.parity import compare_scores
+    from exporters.jobs import export_nir_job
 
-    session = _Session("nir", checkpoint, quiet)
-    model = session.load(arch, preset, celltype, timesteps, second_avgpooling, dataset)
-    images, data_name = _images(model, dataset, data_dir, check_images) if check_images else (None, None)
-    run = session.run_dir(model, run_dir, {"dt": dt, "timesteps": model.timesteps})
-    path = output or run.path / "model.nir"
-    try:
-        with run.job(job="export", format="nir", checkpoint=str(checkpoint)):
-            import nir
+    console = _console()
 
-            export_nir(model, path, dt=dt)
-            graph = nir.read(path)  # the round trip: what a NIR tool will see
-            figures = {"nodes": len(graph.nodes), "edges": len(graph.edges), "read_back": True}
-            session.console.print(
-                f"[bold]NIR[/bold] {path}: {figures['nodes']} nodes, {figures['edges']} edges, dt {dt:g} s, read back "
-                f"with nir.read; recurrent edges: {graph.metadata.get('recurrent_edges')}"
-            )
-            if images is not None:
-                session.say(f"simulating {model.timesteps} steps with nirtorch on {len(images)} {data_name} images")
-                parity = compare_scores(simulate_nir(graph, images, model.timesteps), torch_scores(model, images))
-                figures.update(parity=parity.to_dict(), dataset=data_name, images=len(images))
-                session.console.print(f"NIR simulation vs PyTorch: {parity.summary()}")
-            run.emit("export_finished", format="nir", path=path, dt=dt, timesteps=model.timesteps, **figures)
-            if images is not None:
-                _fail_on(parity.passed, f"the NIR simulation does not reproduce PyTorch: {parity.summary()}")
-    except CheckFailed as exc:
-        _finish_failed_check(session, exc)
+    def summarise(result) -> None:
+        f = result.figures
+        console.print(
+            f"[bold]NIR[/bold] {result.path}: {f['nodes']} nodes, {f['edges']} edges, dt {dt:g} s, read back "
+            f"with nir.read; recurrent edges: {f['recurrent_edges']}"
+        )
+        if result.parity is not None:
+            console.print(f"NIR simulation vs PyTorch: {result.parity.summary()}")
+
+    _run_checked(
+        "nir",
+        lambda: export_nir_job(
+            _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling),
+            output,
+            dt=dt,
+            dataset=dataset,
+            data_dir=data_dir,
+            images=check_images,
+            run_dir=run_dir,
+            say=_say(console, quiet),
+        ),  # fmt: skip
+        summarise,
+    )

@@ -128,7 +128,8 @@ def search(
     [bold]snasnet train --arch-file[/bold]. Under [bold]torchrun[/bold] the processes share the candidates.
     """
     from snasnet.errors import ConfigError
-    from snasnet.runs import default_run_dir, sigterm_as_interrupt
+    from snasnet.interrupts import sigterm_as_interrupt
+    from snasnet.runs import default_run_dir
     from snasnet.search import SearchConfig, resume_config, run_search
 
     options = {

@@ -38,6 +38,16 @@ def timed(fn, device: torch.device, repeats: int) -> float:
     return statistics.median(times)
 
 
+def in_bf16(fn, device: torch.device):
+    """``fn`` under bf16 autocast."""
+
+    def run() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            fn()
+
+    return run
+
+
 def dense_conv_rate(
     channels: int, size: int, batch: int, device: torch.device, repeats: int, channels_last: bool
 ) -> float:
@@ -62,6 +72,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--channels-last", action="store_true", help="also time the fast path in channels-last")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also time the fast path under bf16 autocast (channels-last on CUDA)"
+    )
     parser.add_argument("--profile", action="store_true", help="print the top operators of each fast pass")
     args = parser.parse_args()
 
@@ -113,18 +126,22 @@ def main() -> None:
         f"(channels-last {conv_rate_cl:.1f})"
     )
 
-    variants = [("reference", x), ("fast", x)]
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    variants = [("reference", x, False), ("fast", x, False)]  # path, inputs, bf16 autocast
     if args.channels_last:
-        variants.append(("fast", x.contiguous(memory_format=torch.channels_last)))
+        variants.append(("fast", x_cl, False))
+    if args.bf16:
+        variants.append(("fast", x_cl if device.type == "cuda" else x, True))
     for kind, make in (("eval", eval_pass), ("train step", train_step)):
         rates = []
-        for path, inputs in variants:
+        for path, inputs, bf16 in variants:
             cl = inputs.is_contiguous(memory_format=torch.channels_last) and not inputs.is_contiguous()
             model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
-            seconds = timed(make(path, inputs), device, args.repeats)
+            run = in_bf16(make(path, inputs), device) if bf16 else make(path, inputs)
+            seconds = timed(run, device, args.repeats)
             rate = args.batch / seconds
             rates.append(rate)
-            label = path + (" channels-last" if cl else "")
+            label = path + (" channels-last" if cl else "") + (" bf16" if bf16 else "")
             extra = f", {rate * gmac_per_image:6.1f} GMAC/s dense-equivalent" if kind == "eval" else ""
             print(f"{kind:10s} {label:22s} {rate:8.2f} images/s{extra}")
         ratios = ", ".join(f"{r / rates[0]:.2f}x" for r in rates[1:])

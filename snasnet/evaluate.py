@@ -163,7 +163,9 @@ def _batch_sums(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     top = scores.topk(k, dim=1).indices
     hits = top == labels[:, None]
     loss = F.cross_entropy(scores, labels, reduction="sum")
-    return torch.stack([loss, hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(len(labels))]).double()
+    return torch.stack(
+        [loss, hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(len(labels), device=labels.device)]
+    ).double()
 
 
 # --- the eval job ----------------------------------------------------------------------------------

@@ -358,7 +358,9 @@ class Trainer:
             self.optimizer.step()
             with torch.no_grad():
                 hits = (scores.argmax(1) == labels).sum()
-                self.sums += torch.stack([loss.detach() * len(labels), hits, torch.tensor(len(labels))]).double()
+                self.sums += torch.stack(
+                    [loss.detach() * len(labels), hits, torch.tensor(len(labels), device=labels.device)]
+                ).double()
             self.step = step
             self.train_seconds = time.perf_counter() - started
             now = time.monotonic()

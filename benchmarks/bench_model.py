@@ -38,6 +38,27 @@ def timed(fn, device: torch.device, repeats: int) -> float:
     return statistics.median(times)
 
 
+def profile(fn, device: torch.device) -> None:
+    """The top operators of one call of ``fn``; on a GPU also how busy the GPU was: a GPU busy for a small
+    part of the call's wall time waits for the host to launch its many small kernels."""
+    fn()
+    sync(device)
+    cuda = device.type == "cuda"
+    activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=activities) as prof:
+        fn()
+        sync(device)
+    wall = time.perf_counter() - start
+    events = prof.key_averages()
+    print(events.table(sort_by="self_device_time_total" if cuda else "self_cpu_time_total", row_limit=10))
+    if cuda:
+        kernels = [e for e in events if e.self_device_time_total > 0]
+        busy = sum(e.self_device_time_total for e in kernels) / 1e6
+        launches = sum(e.count for e in kernels)
+        print(f"GPU busy {busy * 1e3:.1f} ms of {wall * 1e3:.1f} ms wall (profiled), {launches} GPU ops")
+
+
 def in_bf16(fn, device: torch.device):
     """``fn`` under bf16 autocast."""
 
@@ -148,9 +169,7 @@ def main() -> None:
         print(f"{kind:10s} fast / reference: {ratios}")
         if args.profile:
             model.to(memory_format=torch.contiguous_format)
-            with torch.profiler.profile() as prof:
-                make("fast", x)()
-            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+            profile(make("fast", x), device)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import torch
 from conftest import GOLDEN_ARCH
 from helpers import lively_weights
 
+from exporters.parity import compare_scores
 from snasnet.arch import Architecture, sample
 from snasnet.checkpoint import load_checkpoint
 from snasnet.data import get_dataset
@@ -33,12 +34,6 @@ def exact_fp32():
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def golden_rule(logits: torch.Tensor, expected: torch.Tensor, pred: torch.Tensor) -> tuple[int, int]:
-    """Samples with every logit within 1e-3, and agreeing predictions."""
-    close = int(((logits.cpu() - expected).abs().amax(1) <= 1e-3).sum())
-    return close, int((logits.argmax(1).cpu() == pred).sum())
-
-
 @pytest.mark.parametrize("path", ["reference", "fast"])
 def test_golden_outputs_on_the_gpu(path, exact_fp32, golden_state_dict, golden_images, golden_expected):
     model = build_model("cifar100", GOLDEN_ARCH)
@@ -46,8 +41,8 @@ def test_golden_outputs_on_the_gpu(path, exact_fp32, golden_state_dict, golden_i
     model.to(CUDA).eval()
     with torch.no_grad():
         logits = model(golden_images.to(CUDA), path=path)
-    close, agree = golden_rule(logits, golden_expected["logits"], golden_expected["pred"])
-    assert close >= 29 and agree >= 29, f"{path}: {close}/32 within 1e-3, {agree}/32 predictions agree"
+    parity = compare_scores(logits, golden_expected["logits"])  # the expected logits' argmax is "pred"
+    assert parity.logits_close >= 29 and parity.predictions_agree >= 29, f"{path}: {parity.summary()}"
 
 
 @pytest.mark.parametrize("celltype", ["forward", "backward"])
@@ -63,8 +58,8 @@ def test_fast_path_matches_reference_on_the_gpu(celltype, exact_fp32):
         with torch.no_grad():
             ref, fast = model(x, path="reference"), model(x, path="fast")
         assert ref.std() > 0.1, f"{arch}: outputs are constant, the comparison would be vacuous"
-        close, agree = golden_rule(fast, ref.cpu(), ref.argmax(1).cpu())
-        assert close >= 58 and agree >= 63, f"{arch}: {close}/64 within 1e-3, {agree}/64 predictions agree"
+        parity = compare_scores(fast, ref)
+        assert parity.logits_close >= 58 and parity.predictions_agree >= 63, f"{arch}: {parity.summary()}"
 
 
 def test_search_scores_are_reproducible_on_the_gpu():

@@ -1,16 +1,16 @@
-"""Shared fixtures: the golden outputs of the original implementation (../shared/golden in CI)."""
+"""Shared fixtures: the golden outputs of the original implementation (kept in tests/data/original-snasnet)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
+import golden_weights
 import numpy as np
 import pytest
 import torch
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "original-snasnet"
+GOLDEN = Path(__file__).resolve().parent / "data" / "original-snasnet"
 GOLDEN_ARCH = "0302 0030 3003 0000"
 # the CIFAR-100 statistics the golden outputs were made with (golden README)
 CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)
@@ -19,18 +19,13 @@ CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
-    if not (GOLDEN / "cifar100_bw.layout.json").is_file():
-        pytest.fail(f"golden files not found at {GOLDEN}: the project expects ../shared next to the checkout")
     return GOLDEN
 
 
 @pytest.fixture(scope="session")
-def make_state_dict(golden_dir: Path):
-    """The golden weights generator, ``make_state_dict(layout, seed=7)``."""
-    spec = importlib.util.spec_from_file_location("golden_make_state_dict", golden_dir / "make_state_dict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def make_state_dict():
+    """The golden weights generator, ``make_state_dict(layout, seed=7)`` (tests/golden_weights.py)."""
+    return golden_weights
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from conftest import GOLDEN_ARCH
+from conftest import GOLDEN, GOLDEN_ARCH
 
 from snasnet.checkpoint import load_checkpoint, load_weights
 from snasnet.errors import CheckpointError
 from snasnet.model import build_model
+
+
+def test_golden_files_are_part_of_the_repository():
+    """A clone with nothing beside it runs these tests: the recorded files live in the repository."""
+    root = Path(__file__).resolve().parents[1]
+    assert GOLDEN.is_relative_to(root)
+    names = ("cifar100_bw.layout.json", "cifar100_bw.expected.pt", "images_uint8_nhwc.npy")
+    assert all((GOLDEN / name).is_file() for name in names)
+    readers = [p for p in root.joinpath("tests").glob("*.py") if p.name != Path(__file__).name]
+    for path in [*readers, root / ".ci" / "run"]:
+        assert "../shared" not in path.read_text(), f"{path.name} reads files outside the repository"
 
 
 def test_state_dict_layout_is_exactly_the_originals(golden_layout):

@@ -25,6 +25,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from snasnet.atomic import write_text
 from snasnet.errors import SnasnetError
 
 EVENTS_VERSION = 1
@@ -137,9 +138,7 @@ class RunDir:
             return {}
 
     def _write_info(self, info: dict) -> None:
-        tmp = self.path / f".{RUN_JSON}.tmp"
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(tmp, self.path / RUN_JSON)
+        write_text(self.path / RUN_JSON, json.dumps(info, indent=2) + "\n")
 
     def set_status(self, status: str, error: str | None = None) -> None:
         if status not in STATUSES:

@@ -62,6 +62,15 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return dict(data)
 
 
+def trained_on(data: Mapping) -> dict:
+    """The data settings (``dataset``, ``data_dir``, ``dataset_options``) that our checkpoints record from their
+    training, read from a checkpoint's contents (``read_checkpoint``); empty for the original's files."""
+    if data.get("format") != FORMAT:
+        return {}
+    train = data.get("train_config") or {}
+    return {k: train[k] for k in ("dataset", "data_dir", "dataset_options") if train.get(k) is not None}
+
+
 def _is_state_dict(data: Mapping) -> bool:
     return bool(data) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items())
 

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from exporters.energy_profiles import EnergyProfile, get_profile
+from snasnet.atomic import atomic_file, write_text
 from snasnet.complexity import layer_macs
 from snasnet.model import SNASNet
 from snasnet.neuron import is_lif
@@ -271,15 +272,13 @@ class EnergyReport:
         }
 
     def write_json(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def write_csv(self, path: str | os.PathLike) -> Path:
         """One row per layer, then a ``total`` row; energies in pJ per image."""
         path = Path(path)
         columns = list(LayerEnergy.__dataclass_fields__)
-        with open(path, "w", newline="") as f:
+        with atomic_file(path, newline="") as f:
             writer = csv.DictWriter(f, columns)
             writer.writeheader()
             for row in self.layers:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from exporters.energy import EnergyReport
+from snasnet.atomic import atomic_path
 
 
 def write_energy_chart(report: EnergyReport, path: str | os.PathLike) -> Path:
@@ -36,6 +37,7 @@ def write_energy_chart(report: EnergyReport, path: str | os.PathLike) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path

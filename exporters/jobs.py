@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from exporters.parity import Parity
-from snasnet.checkpoint import load_checkpoint
+from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.data import get_dataset
 from snasnet.errors import DataError
 from snasnet.model import SNASNet
@@ -61,6 +61,10 @@ class ExportSource:
             second_avgpooling=self.second_avgpooling,
         ).eval()
 
+    def trained_on(self) -> dict:
+        """The data the checkpoint was trained on, as it recorded it (empty for the original's)."""
+        return trained_on(read_checkpoint(self.checkpoint))
+
 
 @dataclass
 class ExportResult:
@@ -74,15 +78,24 @@ class ExportResult:
 
 
 def check_images(
-    model: SNASNet, dataset: str | None, data_dir: str | os.PathLike | None, count: int, split: str = "test"
+    model: SNASNet,
+    dataset: str | None,
+    data_dir: str | os.PathLike | None,
+    count: int,
+    split: str = "test",
+    trained: dict | None = None,
 ) -> tuple[torch.Tensor, str]:
-    """``count`` images of ``dataset`` (default: the one named like the model's preset) to compare on;
-    ``synthetic`` gives random images shaped for the model."""
-    name = dataset or model.preset.name
+    """``count`` images of ``dataset`` to compare on. By default, as ``snasnet eval``: the data the checkpoint
+    was trained on (``trained``: ``ExportSource.trained_on()``: its dataset, folder and options), else the
+    dataset named like the model's preset (the original's checkpoints). ``synthetic`` gives random images shaped
+    for the model."""
+    trained = trained or {}
+    name = dataset or trained.get("dataset") or model.preset.name
+    data_dir = data_dir if data_dir is not None else trained.get("data_dir")
     p = model.preset
-    options = {}
+    options = dict(trained.get("dataset_options") or {}) if name == trained.get("dataset") else {}
     if name == "synthetic":
-        options = dict(in_channels=p.in_channels, image_size=p.image_size, num_classes=p.num_classes)
+        options = {"in_channels": p.in_channels, "image_size": p.image_size, "num_classes": p.num_classes, **options}
     try:
         bundle = get_dataset(name, data_dir, **options)
     except DataError as exc:
@@ -128,7 +141,10 @@ def export_onnx_job(
     from exporters.onnx import check_onnx, export_onnx
 
     model = source.load(dataset)
-    batch_images, data_name = check_images(model, dataset, data_dir, images) if images else (None, None)
+    trained = source.trained_on()
+    batch_images, data_name = (
+        check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
+    )
     config = {"mode": mode, "batch": batch or "dynamic", "opset": opset, "exporter": exporter,
               "timesteps": model.timesteps}  # fmt: skip
     run = _open_run("onnx", source, model, run_dir, config, say)
@@ -176,7 +192,7 @@ def export_energy_job(
 
     get_profile(profile)  # an unknown profile is refused before any work
     model = source.load(dataset)
-    images, data_name = check_images(model, dataset, data_dir, batches * batch_size)
+    images, data_name = check_images(model, dataset, data_dir, batches * batch_size, trained=source.trained_on())
     model = model.to(resolve_device(device))
     config = {"profile": profile, "batches": batches, "batch_size": batch_size, "dataset": data_name}
     run = _open_run("energy", source, model, run_dir, config, say)
@@ -218,7 +234,10 @@ def export_nir_job(
     from exporters.parity import compare_scores
 
     model = source.load(dataset)
-    batch_images, data_name = check_images(model, dataset, data_dir, images) if images else (None, None)
+    trained = source.trained_on()
+    batch_images, data_name = (
+        check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
+    )
     run = _open_run("nir", source, model, run_dir, {"dt": dt, "timesteps": model.timesteps}, say)
     path = Path(output) if output is not None else run.path / "model.nir"
     with run.job(job="export", format="nir", checkpoint=str(source.checkpoint)):

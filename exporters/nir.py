@@ -42,6 +42,7 @@ from torch import nn
 
 from exporters.folding import bn_affine, fold_conv_bn, fold_group_average
 from snasnet.arch import NUM_NODES
+from snasnet.atomic import atomic_path
 from snasnet.cells import Cell
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
@@ -269,11 +270,6 @@ def export_nir(model: SNASNet, path: str | os.PathLike, dt: float = DEFAULT_DT) 
 
     graph = to_nir(model, dt)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from torch import nn
 
 from exporters.parity import Parity, compare_scores
 from exporters.plain_model import PlainSNASNet
+from snasnet.atomic import atomic_path
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
 
@@ -184,16 +184,9 @@ def export_onnx(
         state = list(initial)
         args = (images, *initial.values())
         inputs, outputs = [IMAGES, *state], [SCORES, *(NEXT + k for k in state), *spike_names]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with torch.no_grad():
-            EXPORTERS[exporter](module, args, tmp, inputs, outputs, opset, batch is None)
-        _write_metadata(tmp, model, mode, plain, state)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, torch.no_grad():
+        EXPORTERS[exporter](module, args, str(tmp), inputs, outputs, opset, batch is None)
+        _write_metadata(str(tmp), model, mode, plain, state)
     return OnnxGraph(path, mode, model.timesteps, opset, batch, exporter, inputs, outputs, state,
                      time.perf_counter() - start)  # fmt: skip
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import torch
 
 from snasnet.arch import Architecture
+from snasnet.atomic import atomic_file
 from snasnet.errors import CheckpointError, SnasnetError
 from snasnet.model import SNASNet, build_model, model_from_config
 from snasnet.presets import Preset
@@ -24,10 +24,9 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, model: SNASNet, **extra: object) -> Path:
-    """Write ``model`` (its config and weights) plus ``extra`` plain data atomically: a temporary file in
-    the same directory, flushed and fsynced, then renamed over ``path``. A crash leaves the old file."""
+    """Write ``model`` (its config and weights) plus ``extra`` plain data atomically (``snasnet.atomic``):
+    a crash leaves the old file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -35,21 +34,8 @@ def save_checkpoint(path: str | os.PathLike, model: SNASNet, **extra: object) ->
         "state_dict": model.state_dict(),
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+    with atomic_file(path, "wb") as f:
+        torch.save(payload, f)
     return path
 
 
@@ -74,6 +60,15 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path} holds a {type(data).__name__}, not a checkpoint dictionary")
     return dict(data)
+
+
+def trained_on(data: Mapping) -> dict:
+    """The data settings (``dataset``, ``data_dir``, ``dataset_options``) that our checkpoints record from their
+    training, read from a checkpoint's contents (``read_checkpoint``); empty for the original's files."""
+    if data.get("format") != FORMAT:
+        return {}
+    train = data.get("train_config") or {}
+    return {k: train[k] for k in ("dataset", "data_dir", "dataset_options") if train.get(k) is not None}
 
 
 def _is_state_dict(data: Mapping) -> bool:

@@ -13,6 +13,7 @@ ignore. This module imports no torch, so a dashboard can use it in a process of 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -25,6 +26,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from snasnet.atomic import write_text
 from snasnet.errors import SnasnetError
 
 EVENTS_VERSION = 1
@@ -56,21 +58,40 @@ def default_run_dir(job: str, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
     return path
 
 
-def _jsonable(value: object) -> object:
-    """Plain JSON for events: tensors and numpy scalars become numbers or lists, paths strings."""
+#: the field that says which numbers were written as null because they were not finite (docs/events.md)
+NONFINITE = "nonfinite"
+
+
+def _plain(value: object) -> tuple[object, object]:
+    """``(value as strict JSON, where its non-finite numbers were)``. Tensors and numpy scalars become numbers
+    or lists, paths strings. NaN and +-Infinity are not JSON (strict readers refuse them) and become null;
+    the second item then holds ``"nan"``, ``"inf"`` or ``"-inf"`` at the same place in a tree of the same
+    shape (lists as objects keyed by index), and is None where all is finite."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        items = {str(k): _plain(v) for k, v in value.items()}
+        where = {k: bad for k, (_, bad) in items.items() if bad is not None}
+        return {k: v for k, (v, _) in items.items()}, where or None
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        items = [_plain(v) for v in value]
+        where = {str(i): bad for i, (_, bad) in enumerate(items) if bad is not None}
+        return [v for v, _ in items], where or None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, str(value)  # "nan", "inf", "-inf"
     if isinstance(value, (str, int, float, bool)) or value is None:
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            return None
-        return value
+        return value, None
     if isinstance(value, Path):
-        return str(value)
+        return str(value), None
     if hasattr(value, "tolist"):  # torch tensors, numpy arrays and scalars
-        return _jsonable(value.tolist())
-    return str(value)
+        return _plain(value.tolist())
+    return str(value), None
+
+
+def _jsonable(fields: dict) -> dict:
+    """``fields`` as strict JSON, with ``"nonfinite"`` saying which numbers were not finite (when any was)."""
+    plain, where = _plain(fields)
+    if where is not None:
+        plain[NONFINITE] = where
+    return plain
 
 
 class RunDir:
@@ -108,10 +129,11 @@ class RunDir:
             raise SnasnetError(f"run directory {path} already holds a run: choose another --run-dir, or --resume it")
         path.mkdir(parents=True, exist_ok=True)
         info = run.read_info() if resume else {}
+        info.pop(NONFINITE, None)  # said again below if the new configuration still has them
         info.update(
             {
                 "job": job,
-                "config": _jsonable(config),
+                "config": config,
                 "arch": arch,
                 "celltype": celltype,
                 "seed": seed,
@@ -137,9 +159,7 @@ class RunDir:
             return {}
 
     def _write_info(self, info: dict) -> None:
-        tmp = self.path / f".{RUN_JSON}.tmp"
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-        os.replace(tmp, self.path / RUN_JSON)
+        write_text(self.path / RUN_JSON, json.dumps(_jsonable(info), indent=2, allow_nan=False) + "\n")
 
     def set_status(self, status: str, error: str | None = None) -> None:
         if status not in STATUSES:
@@ -158,11 +178,11 @@ class RunDir:
 
     def emit(self, event: str, **fields: object) -> dict:
         """Append one event and flush it, so a follower sees it at once; tell the listeners. Returns the event."""
-        record = {"v": EVENTS_VERSION, "ts": round(time.time(), 3), "event": event, **_jsonable(fields)}
+        record = _jsonable({"v": EVENTS_VERSION, "ts": round(time.time(), 3), "event": event, **fields})
         if self.enabled:
             if self._events is None:
                 self._events = open(self.path / EVENTS, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
-            self._events.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._events.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
             self._events.flush()
             for listener in self._listeners:
                 listener(record)

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset
 
 from snasnet.arch import CELLTYPES, Architecture
+from snasnet.atomic import atomic_file, write_text
 from snasnet.data import DataBundle, get_dataset
 from snasnet.distributed import DistEnv, broadcast_object, gather_objects, init_distributed, shutdown
 from snasnet.errors import ConfigError, SnasnetError
@@ -278,13 +279,11 @@ def _csv_row(candidate: Candidate, rank: int | None = None) -> list:
 
 def write_candidates_csv(path: Path, candidates: list[Candidate], ranks: dict[int, int] | None = None) -> None:
     """All candidates in the order proposed, with their rank once known (written atomically)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_file(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
         for candidate in candidates:
             writer.writerow(_csv_row(candidate, (ranks or {}).get(candidate.index)))
-    os.replace(tmp, path)
 
 
 def _append_csv(path: Path, candidate: Candidate) -> None:
@@ -304,9 +303,7 @@ def write_best_arch(path: Path, best: Candidate, config: SearchConfig) -> None:
         "index": best.index,
         "timesteps": config.timesteps,
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 # --- the search -----------------------------------------------------------------------------------

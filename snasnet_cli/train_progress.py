@@ -1,5 +1,6 @@
 """Training progress on the terminal, drawn from the run's events (the ones a dashboard reads): a bar over
-the whole run with epoch, step, loss, accuracy, images/s and ETA, and one line per finished epoch."""
+the whole run with epoch, step, loss, accuracy, images/s and ETA on stderr, and one line per finished epoch on
+stdout, so that ``snasnet train ... > log`` keeps the epochs, in order, before the final summary."""
 
 from __future__ import annotations
 
@@ -7,31 +8,41 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
+def _figure(e: dict, key: str, spec: str, scale: float = 1.0, unit: str = "") -> str:
+    """``e[key]`` formatted; a number the event wrote as null because it was not finite says so ("inf")."""
+    value = e.get(key)
+    if value is None:
+        return str((e.get("nonfinite") or {}).get(key, "-"))
+    return f"{scale * value:{spec}}{unit}"
+
+
+def _pct(e: dict, key: str) -> str:
+    return _figure(e, key, ".2f", 100.0, "%")
 
 
 def epoch_line(e: dict) -> str:
     """One finished epoch: train and validation figures, learning rate, spikes, speed."""
     parts = [
         f"epoch {e['epoch']}/{e['epochs']}",
-        f"train loss {e['train_loss']:.4f} acc {_pct(e['train_acc'])}",
+        f"train loss {_figure(e, 'train_loss', '.4f')} acc {_pct(e, 'train_acc')}",
     ]
     if e.get("val_acc") is not None:
-        parts.append(f"val loss {e['val_loss']:.4f} acc {_pct(e['val_acc'])} top-5 {_pct(e['val_top5'])}")
-    parts.append(f"lr {e['lr']:.3g}")
+        parts.append(f"val loss {_figure(e, 'val_loss', '.4f')} acc {_pct(e, 'val_acc')} top-5 {_pct(e, 'val_top5')}")
+    parts.append(f"lr {_figure(e, 'lr', '.3g')}")
     if e.get("total_spikes_per_image") is not None:
         parts.append(f"spikes/image {e['total_spikes_per_image']:,.0f}")
-    parts.append(f"{e['images_per_s']:,.0f} img/s")
-    parts.append(f"{e['seconds']:.1f} s")
+    parts.append(f"{_figure(e, 'images_per_s', ',.0f')} img/s")
+    parts.append(f"{_figure(e, 'seconds', '.1f')} s")
     return "  ".join(parts)
 
 
 class TrainProgress:
-    """A run listener (``RunDir.subscribe``)."""
+    """A run listener (``RunDir.subscribe``). The bar goes to ``console`` (stderr), the lines that stay (the
+    epochs) to ``out`` (default: stdout)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, out: Console | None = None) -> None:
         self.console = console
+        self.out = out or Console(highlight=False, soft_wrap=True)
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -56,21 +67,28 @@ class TrainProgress:
                 completed=(event["epoch"] - 1) * self.steps + event["step"],
                 epoch=event["epoch"],
                 step=event["step"],
-                loss=f"{event['loss']:.4f}",
-                acc=_pct(event["acc"]),
-                speed=f"{event['images_per_s']:,.0f} img/s",
+                loss=_figure(event, "loss", ".4f"),
+                acc=_pct(event, "acc"),
+                speed=f"{_figure(event, 'images_per_s', ',.0f')} img/s",
             )
         elif kind == "epoch_finished":
-            self.progress.console.print(epoch_line(event), highlight=False, soft_wrap=True)
+            self.say(epoch_line(event))
         elif kind == "run_finished":
             self.stop()
+
+    def say(self, text: str) -> None:
+        """A line that stays: on stdout, or above the live bar when stdout is the bar's terminal too."""
+        if self.out.is_terminal and self.console.is_terminal:
+            self.progress.console.print(text, highlight=False, soft_wrap=True)
+        else:
+            self.out.print(text)
 
     def _start(self, event: dict) -> None:
         self.steps = max(int(event["steps_per_epoch"]), 1)
         epochs, start = int(event["epochs"]), int(event.get("start_epoch") or 0)
         done = start * self.steps + int(event.get("start_step") or 0)
         if done:
-            self.console.print(f"resuming at epoch {start + 1}, step {int(event.get('start_step') or 0)}")
+            self.say(f"resuming at epoch {start + 1}, step {int(event.get('start_step') or 0)}")
         self.progress.start()
         self.task = self.progress.add_task(
             "train",

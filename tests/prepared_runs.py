@@ -11,6 +11,8 @@ from pathlib import Path
 
 T0 = 1_764_250_000.0
 LAYERS = ("cell1.cell_architecture.0.0", "cell1.cell_architecture.2.0", "lif1", "cell2.cell_architecture.0.0", "lif2")
+#: neurons per image and step of the first layers, to weight a candidate's mean firing rate as the library does
+NEURONS = (8192, 8192, 2048)
 ARCHS = ("0302 0030 3003 0000", "0100 0020 0003 1000", "0003 0000 0000 0000", "0330 0004 0002 0000")
 
 
@@ -35,8 +37,9 @@ def append_events(path: Path, events: list[dict]) -> None:
 def candidate_event(index: int, score: float, ts: float, arch: str | None = None) -> dict:
     arch = arch or ARCHS[index % len(ARCHS)]
     rates = {name: round(0.05 + 0.01 * ((index + k) % 7), 4) for k, name in enumerate(LAYERS[:3])}
+    mean = sum(r * n for r, n in zip(rates.values(), NEURONS, strict=True)) / sum(NEURONS)
     return event("candidate_scored", ts, index=index, arch=arch, celltype="backward", canonical=arch, score=score,
-                 firing_rates=rates, seconds=0.5)  # fmt: skip
+                 firing_rates=rates, mean_firing_rate=mean, seconds=0.5)  # fmt: skip
 
 
 def search_events(scores: list[float], total: int | None = None, finished: bool = True) -> list[dict]:

@@ -194,3 +194,23 @@ def test_golden_cifar100_every_cell_convolution_receives_spikes(golden_state_dic
     # the weights make every layer fire at 5-35% (golden README): SOPs well below dense MACs
     assert 0 < report.total_sops < 0.5 * report.totals()["snn_dense_macs"]
     assert 0 < report.ratio < 1
+
+
+def test_report_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A failure while writing (here: at the first layer's row) leaves the previous files, and no temporary."""
+    import exporters.energy as energy
+
+    model = digits_model()
+    report = energy_report(model, count_operations(model, [images(16)]))
+    old_csv = report.write_csv(tmp_path / "energy.csv").read_text()
+    old_json = report.write_json(tmp_path / "energy.json").read_text()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(energy, "asdict", broken)
+    for write in (report.write_csv, report.write_json):
+        with pytest.raises(OSError, match="disk full"):
+            write(tmp_path / f"energy.{write.__name__[-3:]}")
+    assert (tmp_path / "energy.csv").read_text() == old_csv and (tmp_path / "energy.json").read_text() == old_json
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["energy.csv", "energy.json"]

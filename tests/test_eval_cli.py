@@ -112,6 +112,14 @@ def test_our_checkpoint_needs_nothing_else_and_prints_a_table(tmp_path, capsys, 
     assert f"{report['total_spikes_per_image']:,.1f}" in table
 
 
+def test_quiet_drops_the_progress_not_the_result(tmp_path, capsys, our_checkpoint):
+    path, _ = our_checkpoint
+    code, out, err = snasnet_eval(capsys, str(path), "--quiet", "--run-dir", str(tmp_path / "eval"))
+    assert code == 0, err
+    assert "360 test images" in out and re.search(r"top-1\W+\d+\.\d\d%", out), out
+    assert err == ""
+
+
 class NotAWeight:
     """An arbitrary object: a checkpoint holding it is refused, never unpickled."""
 

@@ -188,3 +188,63 @@ def test_exporters_import_no_front_end():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_arch_is_given_in_four_words_as_train_and_eval_take_it(tmp_path, model):
+    original = tmp_path / "save_digits_bw.pth.tar"
+    torch.save({"state_dict": model.state_dict()}, original)
+    for n, args in enumerate(
+        (
+            ["--arch", *ARCH.split(), str(original)],
+            [str(original), "--arch", *ARCH.split()],
+            ["--arch", ARCH, str(original)],
+        )
+    ):
+        run = tmp_path / f"run{n}"
+        result = runner.invoke(
+            app, ["export", "nir", *args, "--dataset", "digits", "--check-images", "8", "--run-dir", str(run)]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads((run / "run.json").read_text())["arch"] == ARCH
+
+
+@pytest.mark.parametrize(
+    ("fmt", "where"),
+    [("onnx", "exporters.onnx.export_onnx"), ("energy", "exporters.energy.count_operations"),
+     ("nir", "exporters.nir.export_nir")],
+)  # fmt: skip
+def test_ctrl_c_exits_130_and_the_run_records_cancelled(checkpoint, tmp_path, monkeypatch, fmt, where):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, interrupted)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["export", fmt, str(checkpoint), "--run-dir", str(run), "--quiet"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output
+    assert events(run)["run_finished"]["status"] == "cancelled"
+
+
+def test_the_dashboards_export_key_checks_on_the_data_the_checkpoint_was_trained_on(tmp_path, monkeypatch):
+    """The TUI's `x` runs `export onnx CKPT` with no dataset: a synthetic-trained digits-shaped network must be
+    checked on synthetic images, not on digits (named like its preset)."""
+    import exporters.jobs as jobs
+    from snasnet_cli.tui.jobs import JobRequest
+
+    model = lively_weights(build_model("digits", ARCH), 3)
+    options = {"in_channels": 1, "image_size": 8, "num_classes": 10}
+    ckpt = save_checkpoint(
+        tmp_path / "best.pt", model, train_config={"dataset": "synthetic", "dataset_options": options}
+    )
+    checked = []
+    real = jobs.check_images
+
+    def recording(*args, **kwargs):
+        images, name = real(*args, **kwargs)
+        checked.append(name)
+        raise KeyboardInterrupt  # enough seen: the export itself is tested above
+
+    monkeypatch.setattr(jobs, "check_images", recording)
+    command = JobRequest(job="export", dataset="synthetic", checkpoint=ckpt).command(tmp_path / "run")
+    result = runner.invoke(app, command)
+    assert checked == ["synthetic"], result.output

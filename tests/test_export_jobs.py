@@ -64,3 +64,53 @@ def test_energy_job_refuses_an_unknown_profile_before_any_work(checkpoint, tmp_p
     result = export_energy_job(source, batches=1, batch_size=16, run_dir=tmp_path / "ok")
     assert result.product.timesteps == 2 and result.figures["images"] == 16
     assert (tmp_path / "ok" / "energy.csv").is_file() and (tmp_path / "ok" / "energy.png").is_file()
+
+
+# --- the images of the check: the data the checkpoint was trained on, as `snasnet eval` takes ------------------
+SYNTHETIC_DIGITS = {"in_channels": 1, "image_size": 8, "num_classes": 10, "test_size": 16, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def synthetic_checkpoint(tmp_path_factory):
+    """A digits-shaped network trained (as its train_config says) on synthetic images."""
+    model = lively_weights(build_model("digits", "0302 0030 3003 0000"), 2)
+    train = {"dataset": "synthetic", "data_dir": None, "dataset_options": SYNTHETIC_DIGITS}
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "synthetic.pt", model, train_config=train)
+
+
+def test_every_export_checks_on_the_data_the_checkpoint_was_trained_on(synthetic_checkpoint, tmp_path):
+    from exporters.jobs import export_nir_job
+
+    source = ExportSource(synthetic_checkpoint)
+    onnx = export_onnx_job(source, images=8, run_dir=tmp_path / "onnx")
+    energy = export_energy_job(source, batches=1, batch_size=8, run_dir=tmp_path / "energy")
+    nir = export_nir_job(source, images=8, run_dir=tmp_path / "nir")
+    assert [onnx.figures["dataset"], energy.figures["dataset"], nir.figures["dataset"]] == ["synthetic"] * 3
+    # ... with the options it was trained with: the same seeded images as its own test split
+    assert energy.figures["images"] == 8 and onnx.figures["images"] == 8
+
+
+def test_the_check_reads_an_imagefolder_checkpoints_folder_and_image_size(tmp_path):
+    from PIL import Image
+
+    from exporters.jobs import check_images
+
+    for split in ("train", "val"):
+        for k, label in enumerate(("cat", "dog")):
+            (tmp_path / "data" / split / label).mkdir(parents=True)
+            Image.new("RGB", (20, 20), (40 * k, 80, 120)).save(tmp_path / "data" / split / label / "a.png")
+    model = build_model("cifar100", "0302 0030 3003 0000", image_size=12, num_classes=2, final_neurons=10)
+    train = {"dataset": "imagefolder", "data_dir": str(tmp_path / "data"), "dataset_options": {"image_size": 12}}
+    ckpt = save_checkpoint(tmp_path / "folder.pt", model, train_config=train)
+    source = ExportSource(ckpt)
+    images, name = check_images(source.load(), None, None, 4, trained=source.trained_on())
+    assert name == "imagefolder" and tuple(images.shape) == (2, 3, 12, 12)  # not CIFAR-100, which is not there
+    result = export_energy_job(source, batches=1, batch_size=2, run_dir=tmp_path / "energy")
+    assert result.figures["dataset"] == "imagefolder" and result.figures["images"] == 2
+
+
+def test_a_given_dataset_still_wins(synthetic_checkpoint, tmp_path):
+    result = export_energy_job(
+        ExportSource(synthetic_checkpoint), batches=1, batch_size=8, dataset="digits", run_dir=tmp_path / "r"
+    )
+    assert result.figures["dataset"] == "digits"

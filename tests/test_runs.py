@@ -100,3 +100,46 @@ def test_resuming_ends_a_line_torn_by_a_killed_writer(tmp_path):
     reader = EventReader(run.path / "events.jsonl")
     assert [e["index"] for e in reader.read_new()] == [0, 1]
     assert reader.skipped == 1
+
+
+def strict(line: str) -> dict:
+    """What a strict JSON reader accepts: no NaN, Infinity or -Infinity."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_non_finite_numbers_are_written_as_null_and_named(tmp_path):
+    import torch
+
+    run = RunDir.create("train", {"lr": float("inf"), "ok": 1.0}, tmp_path / "r")
+    record = run.emit(
+        "epoch_finished",
+        train_loss=float("inf"),
+        val_loss=float("-inf"),
+        lr=float("nan"),
+        firing_rates={"lif1": 0.25, "lif2": float("nan")},
+        top=[{"score": 1.5}, {"score": float("-inf")}],
+        t=torch.tensor([1.0, float("inf")]),
+    )
+    run.set_status("ok")
+    (line,) = (run.path / "events.jsonl").read_text().splitlines()
+    event = strict(line)
+    assert event == record
+    assert (event["train_loss"], event["val_loss"], event["lr"]) == (None, None, None)
+    assert event["firing_rates"] == {"lif1": 0.25, "lif2": None} and event["t"] == [1.0, None]
+    assert event["top"] == [{"score": 1.5}, {"score": None}]
+    assert event["nonfinite"] == {
+        "train_loss": "inf",
+        "val_loss": "-inf",
+        "lr": "nan",
+        "firing_rates": {"lif2": "nan"},
+        "top": {"1": {"score": "-inf"}},
+        "t": {"1": "inf"},
+    }
+    info = strict((run.path / "run.json").read_text())
+    assert info["config"] == {"lr": None, "ok": 1.0} and info["nonfinite"] == {"config": {"lr": "inf"}}
+    assert info["status"] == "ok"
+    assert "nonfinite" not in run.emit("candidate_scored", score=1.0)  # only when there is something to say

@@ -369,7 +369,8 @@ def test_progress_shows_the_runs_figures_from_its_events():
     from snasnet_cli.train_progress import TrainProgress
 
     out = StringIO()
-    progress = TrainProgress(Console(file=out, width=200, force_terminal=False))
+    console = Console(file=out, width=200, force_terminal=False)
+    progress = TrainProgress(console, out=console)
     progress({"event": "run_started", "epochs": 3, "steps_per_epoch": 10, "start_epoch": 1, "start_step": 4})
     progress({"event": "train_step", "epoch": 2, "step": 6, "steps": 10, "loss": 0.5, "acc": 0.75, "images_per_s": 99})
     assert progress.progress.tasks[0].completed == 16 and progress.progress.tasks[0].total == 30

@@ -176,3 +176,45 @@ def test_the_reducer_source_and_jobs_import_neither_textual_nor_torch(module):
     code = f"import sys, {module}; print(sorted({{'torch', 'textual'}} & {{m.split('.')[0] for m in sys.modules}}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- the mean firing rate: the library's (all spikes over all neuron-steps), not an average of the layers --------
+def test_a_candidates_mean_firing_rate_is_the_one_its_event_carries():
+    # layers of 0.1 and 0.5 whose mean over all their neurons the search computed as 0.15 (the first is 7x bigger)
+    scored = dict(candidate_event(0, 1.0, T0), firing_rates={"lif1": 0.1, "lif2": 0.5}, mean_firing_rate=0.15)
+    state = replay([event("run_started", T0, job="search", total=1), scored])
+    (candidate,) = state.search.candidates
+    assert candidate.mean_firing_rate == 0.15  # an unweighted mean would say 0.3
+    assert state.spikes.mean_firing_rate == 0.15  # the best candidate's reading says the same
+
+
+def test_an_epochs_mean_firing_rate_weights_each_layer_by_its_neurons_as_the_library_does():
+    import torch
+    from helpers import lively_weights
+
+    from snasnet.model import build_model
+    from snasnet.spikes import SpikeMonitor
+
+    model = lively_weights(build_model("digits", "0302 0030 3003 0000"), 4).eval()
+    with SpikeMonitor(model) as monitor, torch.no_grad():
+        model(torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    summary = monitor.summary()
+    assert all(rate > 0 for rate in summary["firing_rates"].values())  # every layer's size shows in the event
+    rates = list(summary["firing_rates"].values())
+    assert abs(summary["mean_firing_rate"] - sum(rates) / len(rates)) > 1e-3  # the weighting matters here
+    # epoch_finished carries the per-layer figures but no mean_firing_rate
+    finished = dict(epoch_event(1, 1, 0.5, T0 + 1), firing_rates=summary["firing_rates"],
+                    spikes_per_image=summary["spikes_per_image"])  # fmt: skip
+    state = replay([event("run_started", T0, job="train", epochs=1, steps_per_epoch=4), finished])
+    assert state.spikes.mean_firing_rate == pytest.approx(summary["mean_firing_rate"], rel=1e-9)
+
+
+def test_hand_computed_weighting_and_an_evaluations_own_figure():
+    # lif1: 100 spikes per image at rate 0.1 is 1000 neuron-steps; lif2: 5 at 0.5 is 10; silent lif3 adds nothing
+    finished = dict(epoch_event(1, 1, 0.5, T0 + 1), firing_rates={"lif1": 0.1, "lif2": 0.5, "lif3": 0.0},
+                    spikes_per_image={"lif1": 100.0, "lif2": 5.0, "lif3": 0.0})  # fmt: skip
+    state = replay([event("run_started", T0, job="train", epochs=1, steps_per_epoch=4), finished])
+    assert state.spikes.mean_firing_rate == pytest.approx(105 / 1010)
+    evaluated = event("eval_finished", T0 + 2, top1=0.9, firing_rates={"lif1": 0.1, "lif2": 0.5},
+                      spikes_per_image={"lif1": 100.0, "lif2": 5.0}, mean_firing_rate=0.104)  # fmt: skip
+    assert replay([event("run_started", T0, job="eval"), evaluated]).spikes.mean_firing_rate == 0.104

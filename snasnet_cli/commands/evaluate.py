@@ -101,8 +101,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps({"checkpoint": config.checkpoint, **result.to_dict()}, indent=2))
         return
-    if not quiet:
-        _print(Console(highlight=False), config.checkpoint, result)
+    _print(Console(highlight=False), config.checkpoint, result)  # --quiet drops the progress, not the result
 
 
 def _progress(console: Console) -> Progress:

@@ -2,7 +2,8 @@
 rich output.
 
 Each subcommand writes a run directory (``export_finished`` with the figures) and prints a short summary.
-A check that fails (onnxruntime or the NIR simulation disagreeing with PyTorch) exits with status 1.
+A check that fails (onnxruntime or the NIR simulation disagreeing with PyTorch) exits with status 1; Ctrl-C with
+130, as the other jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.options import DataDirOption, QuietOption, RunDirOption
+
+# Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows), as in train and eval.
+CONTEXT = {"allow_extra_args": True}
 
 app = typer.Typer(
     name="export",
@@ -25,7 +30,7 @@ app = typer.Typer(
 
 CheckpointArg = Annotated[Path, typer.Argument(help="Checkpoint: ours, or the original's (then give --arch).")]
 ArchOption = Annotated[
-    str | None, typer.Option("--arch", help="Original checkpoints only: the cell, e.g. '0302 0030 3003 0000'.")
+    str | None, typer.Option("--arch", help="Original checkpoints only: the cell, e.g. --arch 0302 0030 3003 0000.")
 ]
 PresetOption = Annotated[
     str | None, typer.Option("--preset", help="Original checkpoints only: network preset (default: --dataset's).")
@@ -53,10 +58,15 @@ def _say(console: Console, quiet: bool):
     return (lambda text: None) if quiet else console.print
 
 
-def _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling):
+def _source(ctx: typer.Context, checkpoint, arch, preset, celltype, timesteps, second_avgpooling):
+    """The checkpoint to export; ``--arch`` in four words gives its rows after the first among the positionals."""
     from exporters.jobs import ExportSource
+    from snasnet.errors import ConfigError
 
-    return ExportSource(checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    arch, rest = join_arch_rows(arch, [str(checkpoint), *ctx.args])
+    if len(rest) != 1:
+        raise ConfigError(f"give one checkpoint (got {' '.join(rest)})")
+    return ExportSource(Path(rest[0]), arch, preset, celltype, timesteps, second_avgpooling)
 
 
 def _parse_batch(value: str) -> int | None:
@@ -74,7 +84,8 @@ def _choice(value: str, choices: tuple[str, ...] | list[str], option: str) -> st
 
 
 def _run_checked(fmt: str, job, summarise) -> None:
-    """Run an export job; print its summary, also when its check failed (then exit 1)."""
+    """Run an export job; print its summary, also when its check failed (then exit 1). Ctrl-C exits 130 (the run
+    records ``cancelled``)."""
     from exporters.jobs import CheckFailed
 
     try:
@@ -83,11 +94,15 @@ def _run_checked(fmt: str, job, summarise) -> None:
         summarise(exc.result)
         typer.echo(f"snasnet export {fmt}: {exc}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo(f"snasnet export {fmt}: interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 # --- onnx ------------------------------------------------------------------------------------------
-@app.command("onnx")
+@app.command("onnx", context_settings=CONTEXT)
 def onnx_command(
+    ctx: typer.Context,
     checkpoint: CheckpointArg,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="ONNX file (default: <run dir>/model.onnx).")
@@ -120,7 +135,7 @@ def onnx_command(
     exporter = _choice(exporter, list(EXPORTERS), "--exporter")
     fixed_batch = _parse_batch(batch)
     console = _console()
-    source = _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
     _run_checked(
         "onnx",
         lambda: export_onnx_job(
@@ -160,8 +175,9 @@ def _summarise_onnx(c: Console, result) -> None:
 
 
 # --- energy ----------------------------------------------------------------------------------------
-@app.command("energy")
+@app.command("energy", context_settings=CONTEXT)
 def energy_command(
+    ctx: typer.Context,
     checkpoint: CheckpointArg,
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
@@ -194,13 +210,29 @@ def energy_command(
         raise typer.Exit()
     profile = _choice(profile, profile_names(), "--profile")
     console = _console()
-    result = export_energy_job(
-        _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling), output,
-        dataset=dataset, data_dir=data_dir, batches=batches, batch_size=batch_size, profile=profile,
-        count_unused_feedback=count_unused_feedback, device=device, run_dir=run_dir, say=_say(console, quiet),
-    )  # fmt: skip
-    _print_energy(console, result.product)
-    console.print(f"wrote {result.path}, {result.figures['csv']}, {result.figures['chart']}")
+    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+
+    def summarise(result) -> None:
+        _print_energy(console, result.product)
+        console.print(f"wrote {result.path}, {result.figures['csv']}, {result.figures['chart']}")
+
+    _run_checked(
+        "energy",
+        lambda: export_energy_job(
+            source,
+            output,
+            dataset=dataset,
+            data_dir=data_dir,
+            batches=batches,
+            batch_size=batch_size,
+            profile=profile,
+            count_unused_feedback=count_unused_feedback,
+            device=device,
+            run_dir=run_dir,
+            say=_say(console, quiet),
+        ),  # fmt: skip
+        summarise,
+    )
 
 
 def _si(value: float) -> str:
@@ -242,8 +274,9 @@ def _print_energy(console: Console, report) -> None:
 
 
 # --- nir -------------------------------------------------------------------------------------------
-@app.command("nir")
+@app.command("nir", context_settings=CONTEXT)
 def nir_command(
+    ctx: typer.Context,
     checkpoint: CheckpointArg,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="NIR file (default: <run dir>/model.nir).")
@@ -264,6 +297,7 @@ def nir_command(
     from exporters.jobs import export_nir_job
 
     console = _console()
+    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
 
     def summarise(result) -> None:
         f = result.figures
@@ -277,7 +311,7 @@ def nir_command(
     _run_checked(
         "nir",
         lambda: export_nir_job(
-            _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling),
+            source,
             output,
             dt=dt,
             dataset=dataset,

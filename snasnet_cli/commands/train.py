@@ -154,7 +154,7 @@ def train(
 
             def describe(event: dict) -> None:
                 if event["event"] == "run_started":
-                    console.print(_describe(config, path, event), soft_wrap=True)
+                    progress.say(_describe(config, path, event))
 
             listeners = (describe, progress)
         start = lambda: fit(config, path, listeners=listeners)  # noqa: E731

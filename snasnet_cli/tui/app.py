@@ -173,7 +173,8 @@ class DashboardApp(App[None]):
             return None
         if self.chosen is not None and view.state.job == "search":
             c = self.chosen
-            return SpikeReading(f"candidate #{c.index} at initialisation (firing rates only)", c.firing_rates)
+            label = f"candidate #{c.index} at initialisation (firing rates only)"
+            return SpikeReading(label, c.firing_rates, reported_mean_firing_rate=c.mean_firing_rate)
         return view.state.spikes
 
     def _row(self, view: RunView) -> RunRow:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from snasnet.atomic import write_text
 from snasnet.runs import default_run_dir
 
 JOBS = ("search", "train", "eval", "export")
@@ -74,8 +75,7 @@ def write_arch_file(root: Path, name: str, arch: str, celltype: str) -> Path:
     folder = Path(root) / ".tui"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(json.dumps({"arch": arch, "celltype": celltype}) + "\n")
-    return path
+    return write_text(path, json.dumps({"arch": arch, "celltype": celltype}) + "\n")
 
 
 class Job:

@@ -47,6 +47,23 @@ def _per_layer(value: object) -> Mapping[str, float]:
     return MappingProxyType({str(k): n for k, v in value.items() if (n := _num(v)) is not None})
 
 
+def weighted_firing_rate(firing_rates: Mapping[str, float], spikes_per_image: Mapping[str, float]) -> float | None:
+    """The library's mean firing rate (``snasnet.spikes``: all spikes over all neuron-steps, so a big layer
+    weighs more) from an event's per-layer figures, for events that do not carry ``mean_firing_rate``. A layer's
+    neuron-steps per image are its spikes per image over its rate; a silent layer's size is not in the event,
+    so it is left out. None without spike counts (an unweighted mean would not be the library's figure)."""
+    spikes = slots = 0.0
+    for name, rate in firing_rates.items():
+        count = spikes_per_image.get(name)
+        if count is None:
+            return None
+        if rate > 0:
+            spikes, slots = spikes + count, slots + count / rate
+    if slots:
+        return spikes / slots
+    return 0.0 if firing_rates else None  # every layer silent: 0, as the library says
+
+
 def _rate(done: int, since: int, first_ts: float | None, last_ts: float | None) -> float | None:
     """Items per second between two event timestamps (None until some time has passed)."""
     if first_ts is None or last_ts is None or last_ts <= first_ts or done <= since:
@@ -66,11 +83,8 @@ class Candidate:
     score: float | None = None
     seconds: float | None = None
     firing_rates: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
-
-    @property
-    def mean_firing_rate(self) -> float | None:
-        rates = list(self.firing_rates.values())
-        return sum(rates) / len(rates) if rates else None
+    #: the event's own figure (all spikes over all neuron-steps), the one candidates.csv and `snasnet eval` show
+    mean_firing_rate: float | None = None
 
     @property
     def sort_score(self) -> float:
@@ -143,6 +157,7 @@ class SpikeReading:
     firing_rates: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     spikes_per_image: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     total_spikes_per_image: float | None = None
+    reported_mean_firing_rate: float | None = None  # the event's mean_firing_rate, where it has one
 
     def layers(self) -> list[tuple[str, float | None, float | None]]:
         """(layer, firing rate, spikes per image) in the order the job wrote them."""
@@ -151,8 +166,10 @@ class SpikeReading:
 
     @property
     def mean_firing_rate(self) -> float | None:
-        rates = list(self.firing_rates.values())
-        return sum(rates) / len(rates) if rates else None
+        """The event's figure, else the same weighting computed from the per-layer rates and counts."""
+        if self.reported_mean_firing_rate is not None:
+            return self.reported_mean_firing_rate
+        return weighted_firing_rate(self.firing_rates, self.spikes_per_image)
 
 
 @dataclass(frozen=True)
@@ -294,7 +311,8 @@ class RunState:
             return measured[-1]
         best = self.search.best
         if best is not None and best.firing_rates:
-            return SpikeReading(f"candidate #{best.index} at initialisation", best.firing_rates)
+            label = f"candidate #{best.index} at initialisation"
+            return SpikeReading(label, best.firing_rates, reported_mean_firing_rate=best.mean_firing_rate)
         return None
 
 
@@ -352,6 +370,7 @@ def _candidate(e: Mapping) -> Candidate | None:
         score=_num(e.get("score")),
         seconds=_num(e.get("seconds")),
         firing_rates=_per_layer(e.get("firing_rates")),
+        mean_firing_rate=_num(e.get("mean_firing_rate")),
     )
 
 
@@ -372,7 +391,12 @@ def _on_search_finished(d: _Draft, e: Mapping) -> None:
     by_index = {c.index: c for c in s["candidates"]}
     top = [c for item in e.get("top") or [] if isinstance(item, dict) and (c := _candidate(item)) is not None]
     # the top list carries no firing rates: take them from the candidate_scored event of the same index
-    top = [replace(c, firing_rates=by_index[c.index].firing_rates) if c.index in by_index else c for c in top]
+    top = [
+        replace(c, firing_rates=by_index[c.index].firing_rates, mean_firing_rate=by_index[c.index].mean_firing_rate)
+        if c.index in by_index
+        else c
+        for c in top
+    ]
     s.update(top=top, finished=True, best_arch_file=_str(e.get("best_arch_file")))
     if top:
         s["best"] = top[0]
@@ -401,7 +425,7 @@ def _on_train_step(d: _Draft, e: Mapping) -> None:
 def _spikes(label: str, e: Mapping) -> SpikeReading:
     return SpikeReading(
         label, _per_layer(e.get("firing_rates")), _per_layer(e.get("spikes_per_image")),
-        _num(e.get("total_spikes_per_image")),
+        _num(e.get("total_spikes_per_image")), _num(e.get("mean_firing_rate")),
     )  # fmt: skip
 
 

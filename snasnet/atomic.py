@@ -1,0 +1,76 @@
+"""Atomic file writes: every product a job writes (run.json, candidates.csv, best_arch.json, checkpoints,
+model.onnx, model.nir, energy.json/csv/png) appears whole or not at all, also after a crash or ``kill -9``.
+
+    with atomic_path("runs/x/model.onnx") as tmp:   # for writers that take a path (torch.onnx, nir, matplotlib)
+        write_somehow(tmp)
+    with atomic_file("runs/x/energy.csv", newline="") as f:   # for writers that take an open file
+        csv.writer(f).writerow(...)
+    write_text("runs/x/run.json", text)
+
+The data goes to a temporary file in the same directory (so the rename stays on one file system), which is
+fsynced, renamed over the target with ``os.replace`` and made durable by fsyncing the directory. On any error
+the temporary file is removed and the old file is left as it was. The file is created with mode 0o666 less
+the umask, as ``open`` would (``tempfile.mkstemp`` would make it 0o600: unreadable to the group).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+def _create_temp(path: Path) -> Path:
+    """A new, empty, hidden file beside ``path`` that keeps its suffix (matplotlib picks the format from it)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to; on leaving the block it replaces ``path``. The parent
+    directory is created if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _create_temp(path)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent)  # make the rename itself durable
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w", **open_options: object) -> Iterator[IO]:
+    """``open(temporary, mode, **open_options)`` for the block; ``path`` is replaced when it ends without error."""
+    if not mode.startswith("w"):
+        raise ValueError(f"atomic_file writes a whole file: mode {mode!r} is not a 'w' mode")
+    with atomic_path(path) as tmp, open(tmp, mode, **open_options) as f:  # noqa: PTH123 (any open option)
+        yield f
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Replace ``path`` with ``text`` (UTF-8), atomically."""
+    with atomic_file(path, encoding="utf-8") as f:
+        f.write(text)
+    return Path(path)

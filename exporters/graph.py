@@ -8,10 +8,10 @@ The walk reads the model's own structure: the top-level layers in the order ``SN
   batch norm before a LIF: per-channel ``scale`` and ``shift``), ``lif``, ``avgpool``, ``identity`` (a
   backward skip edge: its own node, so that its one-step delay has a place), ``flatten``, ``linear`` (the
   output group average folded into the last one) and ``output``;
-- **edges** (``GraphEdge``): every edge into a node adds to its input (there are no junction nodes: a cell
-  node is the set of nodes whose outputs sum into it, and each consumer of the cell node gets an edge from
-  each of them); an edge is ``delayed`` when it carries its source's value of the previous step (0 at step 0),
-  which is what a backward cell edge does.
+- **edges** (``GraphEdge``): every edge into a node adds to its input. A cell node is no node but the set of
+  nodes whose outputs sum into it, and each consumer of the cell node gets an edge from each of them; only a
+  cell node that backward edges feed is an ``identity`` node (``_Walk.cell`` says why). An edge is ``delayed``
+  when it carries its source's value of the previous step (0 at step 0), which is what a backward edge does.
 
 ``nodes`` come in an execution order: every same-step edge goes forward in it and every delayed edge goes back
 (from a later node to an earlier one), so a simulator that runs the nodes in this order and reads a not yet
@@ -25,6 +25,8 @@ import heapq
 from dataclasses import dataclass, field
 
 import torch
+from spikingjelly.activation_based import layer as sj_layer
+from spikingjelly.activation_based import neuron
 from torch import nn
 
 from exporters.folding import bn_affine, fold_conv_bn, fold_group_average
@@ -32,7 +34,6 @@ from snasnet.arch import NUM_NODES, Edge
 from snasnet.cells import Cell
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
-from snasnet.neuron import is_lif
 
 #: the model's top-level layers in the order ``SNASNet.forward`` runs them each step (``None``: flatten)
 LAYERS = (
@@ -121,54 +122,13 @@ class _Walk:
         i = 0
         while i < len(layers):
             (child, layer), after = layers[i], layers[i + 1][1] if i + 1 < len(layers) else None
-            name = f"{label}_{child}_" if child else f"{label}_"
-            if isinstance(layer, nn.Conv2d):
-                conv = fold_conv_bn(layer, after) if isinstance(after, nn.BatchNorm2d) else layer
-                i += isinstance(after, nn.BatchNorm2d)
-                (kh, kw), (sh, sw), (ph, pw) = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.padding)
-                input_size, shape = (
-                    shape[1:],
-                    (conv.out_channels, _out_size(shape[1], kh, sh, ph), _out_size(shape[2], kw, sw, pw)),
-                )
-                bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
-                node = self.add(
-                    f"{name}conv",
-                    "conv",
-                    shape,
-                    inputs,
-                    weight=conv.weight.detach(),
-                    bias=bias.detach(),
-                    stride=(sh, sw),
-                    padding=(ph, pw),
-                    input_size=input_size,
-                )
-            elif isinstance(layer, nn.BatchNorm2d):
-                scale, shift = bn_affine(layer)
-                node = self.add(f"{name}bn", "channel_affine", shape, inputs, scale=scale, shift=shift)
-            elif is_lif(layer):
-                lif = self.model.lif
-                node = self.add(
-                    f"{name}lif", "lif", shape, inputs, tau=lif.tau, threshold=lif.threshold, v_reset=lif.v_reset
-                )
-            elif isinstance(layer, nn.AvgPool2d):
-                k, s, p = (_pair(v)[0] for v in (layer.kernel_size, layer.stride or layer.kernel_size, layer.padding))
-                shape = (shape[0], _out_size(shape[1], k, s, p), _out_size(shape[2], k, s, p))
-                node = self.add(f"{name}avgpool", "avgpool", shape, inputs, kernel=k, stride=s, padding=p)
-            elif isinstance(layer, nn.Linear):
-                linear = layer
-                if isinstance(after, nn.AvgPool1d):  # the output group average: a linear map, folded in
-                    linear = fold_group_average(layer, _pair(after.kernel_size)[0])
-                    i += 1
-                shape = (linear.out_features,)
-                bias = None if linear.bias is None else linear.bias.detach()
-                node = self.add(f"{name}linear", "linear", shape, inputs, weight=linear.weight.detach(), bias=bias)
-            elif isinstance(layer, nn.Identity) or "Dropout" in type(layer).__name__:  # eval mode: x itself
-                node = None
-            else:
+            handler = next((h for kind, h in _LAYER_HANDLERS if isinstance(layer, kind)), None)
+            if handler is None:
                 raise ConfigError(f"{label}: the graph export does not know the layer {type(layer).__name__}")
-            if node is not None:
-                inputs = [(node, False)]
-            i += 1
+            step = handler(self, f"{label}_{child}_" if child else f"{label}_", layer, after, inputs, shape)
+            if step.node is not None:
+                inputs, shape = [(step.node, False)], step.shape
+            i += 1 + step.took_next
         return inputs, shape
 
     # --- the cell ------------------------------------------------------------------------------
@@ -278,12 +238,73 @@ class _Walk:
                 waiting[t] -= 1
                 if waiting[t] == 0:
                     heapq.heappush(ready, (index[t], t))
-        if len(order) < len(self.nodes):
-            raise ConfigError(
-                "the cell's feedback runs through skip edges in a loop that no order of one-step recurrent edges "
-                f"expresses ({self.model.arch}): export a cell whose backward skips do not close such a loop"
-            )
+        # a delayed edge ends in an identity node and starts at a node with no same-step output: never a loop
+        assert len(order) == len(self.nodes), "the same-step edges form a cycle"
         return [self.nodes[n] for n in order]
+
+
+@dataclass(frozen=True)
+class _Step:
+    node: str | None  # None: the layer passes its input on
+    shape: tuple[int, ...]
+    took_next: bool = False  # the next layer was folded into this one
+
+
+def _conv(walk: _Walk, name, conv: nn.Conv2d, after, inputs, shape) -> _Step:
+    folded = isinstance(after, nn.BatchNorm2d)
+    if folded:
+        conv = fold_conv_bn(conv, after)
+    (kh, kw), (sh, sw), (ph, pw) = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.padding)
+    out = (conv.out_channels, _out_size(shape[1], kh, sh, ph), _out_size(shape[2], kw, sw, pw))
+    bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+    node = walk.add(f"{name}conv", "conv", out, inputs, weight=conv.weight.detach(), bias=bias.detach(),
+                    stride=(sh, sw), padding=(ph, pw), input_size=shape[1:])  # fmt: skip
+    return _Step(node, out, folded)
+
+
+def _batch_norm(walk: _Walk, name, bn: nn.BatchNorm2d, after, inputs, shape) -> _Step:
+    """A batch norm that follows no convolution (before a LIF, after a sum of edges): per-channel affine."""
+    scale, shift = bn_affine(bn)
+    return _Step(walk.add(f"{name}bn", "channel_affine", shape, inputs, scale=scale, shift=shift), shape)
+
+
+def _lif(walk: _Walk, name, lif: neuron.LIFNode, after, inputs, shape) -> _Step:
+    if lif.v_reset is None or not lif.decay_input:
+        raise ConfigError(f"{name}lif: NIR's LIF has a hard reset and a decaying input only")
+    node = walk.add(f"{name}lif", "lif", shape, inputs, tau=float(lif.tau), threshold=float(lif.v_threshold),
+                    v_reset=float(lif.v_reset))  # fmt: skip
+    return _Step(node, shape)
+
+
+def _avgpool(walk: _Walk, name, pool: nn.AvgPool2d, after, inputs, shape) -> _Step:
+    k, s, p = (_pair(v)[0] for v in (pool.kernel_size, pool.stride or pool.kernel_size, pool.padding))
+    out = (shape[0], _out_size(shape[1], k, s, p), _out_size(shape[2], k, s, p))
+    return _Step(walk.add(f"{name}avgpool", "avgpool", out, inputs, kernel=k, stride=s, padding=p), out)
+
+
+def _linear(walk: _Walk, name, linear: nn.Linear, after, inputs, shape) -> _Step:
+    grouped = isinstance(after, nn.AvgPool1d)
+    if grouped:  # the output group average: a linear map, folded in
+        linear = fold_group_average(linear, _pair(after.kernel_size)[0])
+    bias = None if linear.bias is None else linear.bias.detach()
+    out = (linear.out_features,)
+    return _Step(walk.add(f"{name}linear", "linear", out, inputs, weight=linear.weight.detach(), bias=bias), out,
+                 grouped)  # fmt: skip
+
+
+def _passes_input_on(walk: _Walk, name, layer, after, inputs, shape) -> _Step:
+    return _Step(None, shape)  # identity; dropout in eval mode
+
+
+#: layer class -> how it becomes graph nodes, tried in order
+_LAYER_HANDLERS = (
+    (nn.Conv2d, _conv),
+    (nn.BatchNorm2d, _batch_norm),
+    (neuron.LIFNode, _lif),
+    (nn.AvgPool2d, _avgpool),
+    (nn.Linear, _linear),
+    ((nn.Identity, nn.Dropout, sj_layer.Dropout), _passes_input_on),
+)
 
 
 def network_graph(model: SNASNet) -> NetworkGraph:

@@ -124,6 +124,13 @@ def test_a_backward_edge_that_closes_no_cycle_is_refused():
         to_nir(digits_model("0333 0003 0303 0000"))
 
 
+def test_a_node_fed_by_feedback_only_is_refused_rather_than_hanging_the_importers():
+    """Node 1 of 0001 0010 0001 0100 gets only e31's feedback: nirtorch (and so snnTorch and spikingjelly)
+    waits for a node's only input when it is a recurrent one, forever."""
+    with pytest.raises(ConfigError, match="cell1_node1 receives feedback only"):
+        to_nir(digits_model("0001 0010 0001 0100"))
+
+
 @pytest.mark.parametrize(("arch", "celltype"), ARCHS)
 def test_simulated_nir_graph_computes_the_model(tmp_path, arch, celltype):
     model = digits_model(arch, celltype)

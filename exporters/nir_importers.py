@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from exporters.nir_simulation import average_over_steps, simulate_nir
 from exporters.parity import Parity, compare_scores
 from snasnet.registry import Registry
 
@@ -43,18 +44,7 @@ class Importer:
 IMPORTERS: Registry[Importer] = Registry("NIR importer")
 
 
-def _average(step: Callable[[torch.Tensor, object], tuple[torch.Tensor, object]], images, timesteps: int):
-    state, total = None, None
-    with torch.no_grad():
-        for _ in range(timesteps):
-            out, state = step(images, state)
-            total = out if total is None else total + out
-    return total / timesteps
-
-
 def _run_nirtorch(graph, images, timesteps, dt):
-    from exporters.nir_simulation import simulate_nir
-
     return simulate_nir(graph, images, timesteps, dt)
 
 
@@ -64,21 +54,21 @@ def _run_snntorch(graph, images, timesteps, dt):
 
     module = import_from_nir(copy.deepcopy(graph))  # it rewrites the graph's edges in place
     utils.reset(module)  # its neurons keep their membranes inside (init_hidden)
-    return _average(module, images, timesteps)
+    return average_over_steps(module, images, timesteps)
 
 
 def _run_norse(graph, images, timesteps, dt):
     import norse.torch
 
     module = norse.torch.from_nir(graph, dt=dt)
-    return _average(module, images, timesteps)
+    return average_over_steps(module, images, timesteps)
 
 
 def _run_spikingjelly(graph, images, timesteps, dt):
     from spikingjelly.activation_based.nir_exchange import import_from_nir
 
     module = import_from_nir(graph, dt=dt)
-    return _average(module, images, timesteps)
+    return average_over_steps(module, images, timesteps)
 
 
 def _run_sinabs(graph, images, timesteps, dt):

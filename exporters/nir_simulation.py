@@ -98,7 +98,12 @@ def simulate_nir(graph, images: torch.Tensor, timesteps: int | None = None, dt: 
     meta = graph.metadata or {}
     timesteps = int(timesteps or meta.get("timesteps", 1))
     dt = float(dt or meta.get("dt", 1e-4))
-    module = nirtorch.nir_to_torch(graph, node_map(dt))
+    return average_over_steps(nirtorch.nir_to_torch(graph, node_map(dt)), images, timesteps)
+
+
+def average_over_steps(module, images: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Call a loaded NIR graph ``module(images, state) -> (out, state)`` for ``timesteps`` steps from rest,
+    feeding the images at every step, passing the state on; the outputs averaged over the steps."""
     state, total = None, None
     with torch.no_grad():
         for _ in range(timesteps):

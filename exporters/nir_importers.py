@@ -32,8 +32,6 @@ class Importer:
     name: str
     #: the package whose presence makes the importer available
     package: str
-    #: the function a user calls
-    entry: str
     run: Runner
 
     @property
@@ -80,24 +78,22 @@ def _run_sinabs(graph, images, timesteps, dt):
     return out.view(len(images), timesteps, -1).mean(1)
 
 
-IMPORTERS.add(
-    "nirtorch",
-    Importer("nirtorch", "nirtorch", "nirtorch.nir_to_torch (exporters.nir_simulation's map)", _run_nirtorch),
-)
-IMPORTERS.add("snntorch", Importer("snntorch", "snntorch", "snntorch.import_nir.import_from_nir", _run_snntorch))
-IMPORTERS.add("norse", Importer("norse", "norse", "norse.torch.from_nir", _run_norse))
-IMPORTERS.add(
-    "spikingjelly",
-    Importer(
-        "spikingjelly", "spikingjelly", "spikingjelly.activation_based.nir_exchange.import_from_nir", _run_spikingjelly
-    ),
-)
-IMPORTERS.add("sinabs", Importer("sinabs", "sinabs", "sinabs.from_nir", _run_sinabs))
+# what each runs: nirtorch.nir_to_torch with exporters.nir_simulation's map; snntorch.import_nir.import_from_nir;
+# norse.torch.from_nir; spikingjelly.activation_based.nir_exchange.import_from_nir; sinabs.from_nir
+for _importer in (
+    Importer("nirtorch", "nirtorch", _run_nirtorch),
+    Importer("snntorch", "snntorch", _run_snntorch),
+    Importer("norse", "norse", _run_norse),
+    Importer("spikingjelly", "spikingjelly", _run_spikingjelly),
+    Importer("sinabs", "sinabs", _run_sinabs),
+):
+    IMPORTERS.add(_importer.name, _importer)
 
 
 @dataclass(frozen=True)
 class ImporterCheck:
-    """One importer on one file: installed, loaded and ran, and how its scores compare with the model's."""
+    """One importer on one file: installed; ``loads``: it loaded the file and ran T steps (else ``error`` is
+    its own error); how its scores compare with the model's."""
 
     importer: str
     installed: bool

@@ -221,38 +221,50 @@ def export_nir_job(
     dataset: str | None = None,
     data_dir: str | os.PathLike | None = None,
     images: int = 64,
+    importers: list[str] | None = None,
     run_dir: str | os.PathLike | None = None,
     say: Say = _quiet,
 ) -> ExportResult:
-    """Write one timestep as NIR, read it back with ``nir.read`` (the round trip a NIR tool sees), and
-    simulate it for T steps with nirtorch on ``images`` test images (0: no simulation) against PyTorch."""
+    """Write one timestep as NIR, read it back with ``nir.read`` (the round trip a NIR tool sees), and run it
+    for T steps on ``images`` test images (0: no check) in nirtorch (always: the reference reading) and in
+    each of ``importers`` (default: every one installed, ``exporters.nir_importers``), against PyTorch.
+    ``figures["importers"]`` holds one row per importer. The check fails when nirtorch, or an importer
+    named in ``importers``, does not load the file or does not reproduce PyTorch."""
     import nir
 
     from exporters.nir import export_nir
-    from exporters.nir_simulation import simulate_nir
+    from exporters.nir_importers import IMPORTERS, check_importers, installed_importers
     from exporters.onnx import torch_scores
-    from exporters.parity import compare_scores
 
+    chosen = ["nirtorch"] + [
+        n for n in (importers if importers is not None else installed_importers()) if n != "nirtorch"
+    ]
+    for name in chosen:
+        IMPORTERS.get(name)  # an unknown name is refused before any work
     model = source.load(dataset)
     trained = source.trained_on()
     batch_images, data_name = (
         check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
     )
-    run = _open_run("nir", source, model, run_dir, {"dt": dt, "timesteps": model.timesteps}, say)
+    run = _open_run("nir", source, model, run_dir, {"dt": dt, "timesteps": model.timesteps, "importers": chosen}, say)
     path = Path(output) if output is not None else run.path / "model.nir"
     with run.job(job="export", format="nir", checkpoint=str(source.checkpoint)):
         export_nir(model, path, dt=dt)
         graph = nir.read(path)
         figures = {"nodes": len(graph.nodes), "edges": len(graph.edges), "read_back": True,
                    "recurrent_edges": graph.metadata.get("recurrent_edges")}  # fmt: skip
-        parity = None
+        parity, failed = None, []
         if batch_images is not None:
-            say(f"simulating {model.timesteps} steps with nirtorch on {len(batch_images)} {data_name} images")
-            simulated = simulate_nir(graph, batch_images, model.timesteps)
-            parity = compare_scores(simulated, torch_scores(model, batch_images))
-            figures.update(parity=parity.to_dict(), dataset=data_name, images=len(batch_images))
+            say(f"running {model.timesteps} steps in {', '.join(chosen)} on {len(batch_images)} {data_name} images")
+            checks = check_importers(chosen, graph, batch_images, torch_scores(model, batch_images),
+                                     model.timesteps, dt)  # fmt: skip
+            parity = checks[0].parity
+            failed = [c for c in checks if not c.passed and (c.importer == "nirtorch" or importers is not None)]
+            figures.update(parity=None if parity is None else parity.to_dict(), dataset=data_name,
+                           images=len(batch_images), importers=[c.to_dict() for c in checks])  # fmt: skip
         run.emit("export_finished", format="nir", path=path, dt=dt, timesteps=model.timesteps, **figures)
         result = ExportResult(run.path, path, figures, graph, parity)
-        if parity is not None and not parity.passed:
-            raise CheckFailed(f"the NIR simulation does not reproduce PyTorch: {parity.summary()}", result)
+        if failed:
+            detail = "; ".join(f"{c.importer}: {c.error or c.parity.summary()}" for c in failed)
+            raise CheckFailed(f"the NIR file does not reproduce PyTorch in {detail}", result)
     return result

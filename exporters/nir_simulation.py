@@ -2,9 +2,8 @@
 
 nirtorch (``nir_to_torch``) wires the graph into a torch.fx module, cuts each cycle with a one-step delay
 and carries every stateful node's state between calls; it needs a map from NIR nodes to torch modules.
-Its default map misses nodes this export uses (``LIF``, ``Scale``) and loads ``Affine`` without its bias,
-and spikingjelly 2.0's NIR import requires uniform LIF parameters with ``v_leak == v_reset`` (the file
-folds batch norms into per-neuron ``r`` and ``v_leak``) and has no ``Scale``; so the map here is ours.
+Its default map has no ``LIF`` and loads ``Affine`` without its bias, so the map here is ours: the reference
+reading of the file, beside the toolchains' own importers (``exporters.nir_importers``).
 Each node follows NIR's definition: the LIF is ``tau dv/dt = (v_leak - v) + r I`` by forward Euler with
 the file's ``dt``, firing when ``v > v_threshold``, then ``v = v_reset``; the membrane starts at ``v_reset``.
 """
@@ -38,15 +37,6 @@ class NIRLIF(nn.Module):
         v = v + (self.v_leak - v + self.r * x) / self.steps
         fired = v > self.v_threshold
         return fired.to(x.dtype), torch.where(fired, self.v_reset, v)
-
-
-class NIRScale(nn.Module):
-    def __init__(self, node) -> None:
-        super().__init__()
-        self.register_buffer("scale", _t(node.scale))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale
 
 
 def _pair(value) -> tuple[int, int]:
@@ -85,7 +75,6 @@ def node_map(dt: float) -> dict:
 
     return {
         nir.LIF: lambda node: NIRLIF(node, dt),
-        nir.Scale: NIRScale,
         nir.Conv2d: _conv2d,
         nir.AvgPool2d: lambda node: nn.AvgPool2d(_pair(node.kernel_size), _pair(node.stride), _pair(node.padding)),
         # NIR shapes have no batch dimension: its start_dim 0 is torch's 1
@@ -109,7 +98,12 @@ def simulate_nir(graph, images: torch.Tensor, timesteps: int | None = None, dt: 
     meta = graph.metadata or {}
     timesteps = int(timesteps or meta.get("timesteps", 1))
     dt = float(dt or meta.get("dt", 1e-4))
-    module = nirtorch.nir_to_torch(graph, node_map(dt))
+    return average_over_steps(nirtorch.nir_to_torch(graph, node_map(dt)), images, timesteps)
+
+
+def average_over_steps(module, images: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Call a loaded NIR graph ``module(images, state) -> (out, state)`` for ``timesteps`` steps from rest,
+    feeding the images at every step, passing the state on; the outputs averaged over the steps."""
     state, total = None, None
     with torch.no_grad():
         for _ in range(timesteps):

@@ -54,7 +54,7 @@ def test_file_reads_back_with_every_node_edge_parameter_and_metadata(tmp_path):
     assert names == sorted(names) == [n for n in graph.nodes if n.startswith("n")]
 
 
-def test_lif_neurons_have_nirs_continuous_time_parameters_with_batch_norms_folded_in():
+def test_lif_neurons_have_nirs_continuous_time_parameters_uniform_as_importers_want():
     model = digits_model()
     graph = to_nir(model, dt=1e-3)
     lifs = {name: node for name, node in graph.nodes.items() if isinstance(node, nir.LIF)}
@@ -63,16 +63,42 @@ def test_lif_neurons_have_nirs_continuous_time_parameters_with_batch_norms_folde
         np.testing.assert_allclose(node.tau, 4 / 3 * 1e-3, rtol=1e-6)  # tau in steps x dt
         # NIR fires on v > v_threshold, the model on v >= 1: the float32 just below 1 makes them the same
         assert (node.v_threshold == np.float32(1 - 2**-24)).all() and (node.v_reset == 0.0).all()
-    plain = lifs["n003_cell1_e01_lif"]
-    assert (plain.r == 1).all() and (plain.v_leak == 0).all() and plain.r.shape == (32, 8, 8)
-    # downconv1's batch norm before its LIF: the scale becomes r, the shift the leak potential
-    folded = next(node for name, node in lifs.items() if name.endswith("downconv1_lif"))
-    scale, shift = bn_affine(model.downconv1[0])
-    np.testing.assert_allclose(folded.r[:, 0, 0], scale.numpy(), rtol=1e-6)
-    np.testing.assert_allclose(folded.v_leak[:, 3, 5], shift.numpy(), rtol=1e-6)
+        # uniform r = 1 and v_leak = v_reset: what snnTorch and spikingjelly accept
+        assert (node.r == 1).all() and (node.v_leak == 0).all()
+    assert lifs["n003_cell1_e01_0_lif"].r.shape == (32, 8, 8)
     # the output group average folded into the last affine layer: one output per class
-    scores = graph.nodes["output"]
-    assert list(scores.output_type["output"]) == [10]
+    assert list(graph.nodes["output"].output_type["output"]) == [10]
+
+
+def test_batch_norm_before_a_lif_is_a_diagonal_1x1_convolution():
+    model = digits_model()
+    graph = to_nir(model)
+    bn = next(node for name, node in graph.nodes.items() if name.endswith("downconv1_0_bn"))
+    scale, shift = bn_affine(model.downconv1[0])
+    assert isinstance(bn, nir.Conv2d) and bn.weight.shape == (32, 32, 1, 1) and bn.groups == 1
+    np.testing.assert_array_equal(np.diagonal(bn.weight[:, :, 0, 0]), scale.numpy())
+    assert np.count_nonzero(bn.weight) == np.count_nonzero(scale.numpy())  # off the diagonal: exact zeros
+    np.testing.assert_array_equal(bn.bias, shift.numpy())
+
+
+def test_a_forward_cell_has_no_junction_nodes_only_nir_types_every_importer_maps():
+    graph = to_nir(digits_model("0342 0000 0003 0000", "forward"))
+    kinds = {type(node).__name__ for node in graph.nodes.values()}
+    assert kinds == {"Input", "Conv2d", "LIF", "AvgPool2d", "Flatten", "Linear", "Affine", "Output"}
+    assert "Scale" not in kinds and json.loads(graph.metadata["recurrent_edges"]) == []
+    # cell node 3 = e03 + e23: the two convolutions' edges go straight into downconv1's batch norm
+    into_bn = sorted(src for src, dst in graph.edges if dst.endswith("downconv1_0_bn"))
+    assert [name.split("_", 1)[1] for name in into_bn] == ["cell1_e03_1_conv", "cell1_e23_1_conv"]
+    # cell node 0 (the stem) fans out to the edges e02 and e03: one edge to each consumer (e01 leads to node 1,
+    # which feeds nothing: a dead end, left out and named in the metadata)
+    from_stem = sorted(dst.split("_", 1)[1] for src, dst in graph.edges if src.endswith("stem_0_conv"))
+    assert from_stem == ["cell1_e02_avgpool", "cell1_e03_0_lif"]
+    assert json.loads(graph.metadata["dropped_dead_ends"]) == [
+        "cell1_e01_0_lif",
+        "cell1_e01_1_conv",
+        "cell2_e01_0_lif",
+        "cell2_e01_1_conv",
+    ]
 
 
 def test_backward_edges_are_recurrent_edges_into_their_destination_node():
@@ -84,7 +110,25 @@ def test_backward_edges_are_recurrent_edges_into_their_destination_node():
         src, dst = edge.split(" -> ")
         assert (src, dst) in graph.edges
         assert src > dst, "a recurrent edge goes back to an earlier node: it closes a cycle"
-    assert "n008_cell1_node3 -> n005_cell1_node2" in recurrent  # the skip: straight from node 3's sum
+    # the backward skip is an identity node of its own, so that its delay has a place
+    assert "n016_cell1_e32_identity -> n007_cell1_node2" in recurrent
+    skip = graph.nodes["n016_cell1_e32_identity"]
+    np.testing.assert_array_equal(skip.weight[:, :, 0, 0], np.eye(32, dtype=np.float32))
+    assert (skip.bias == 0).all()
+
+
+def test_a_backward_edge_that_closes_no_cycle_is_refused():
+    """b1 = e21(x2) feeds node 1, which never reaches node 2: a pure delay, which a reader of NIR cycles would
+    take for a same-step edge. The old export wrote it anyway (a silently different network)."""
+    with pytest.raises(ConfigError, match=r"cell1_e21_1_conv -> cell1_node1 is a pure one-step delay"):
+        to_nir(digits_model("0333 0003 0303 0000"))
+
+
+def test_a_node_fed_by_feedback_only_is_refused_rather_than_hanging_the_importers():
+    """Node 1 of 0001 0010 0001 0100 gets only e31's feedback: nirtorch (and so snnTorch and spikingjelly)
+    waits for a node's only input when it is a recurrent one, forever."""
+    with pytest.raises(ConfigError, match="cell1_node1 receives feedback only"):
+        to_nir(digits_model("0001 0010 0001 0100"))
 
 
 @pytest.mark.parametrize(("arch", "celltype"), ARCHS)

@@ -286,6 +286,14 @@ def nir_command(
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
     check_images: CheckImagesOption = 64,
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            help="Importers to run the file in, comma-separated: nirtorch, snntorch, norse, spikingjelly, sinabs "
+            "(default: every one installed; nirtorch always runs).",
+        ),
+    ] = None,
     arch: ArchOption = None,
     preset: PresetOption = None,
     celltype: CelltypeOpt = None,
@@ -293,9 +301,14 @@ def nir_command(
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """NIR graph of one timestep (read back with nir.read, simulated for T steps with nirtorch, compared)."""
+    """NIR graph of one timestep (read back with nir.read, run for T steps in nirtorch and the installed
+    toolchains' importers, compared with PyTorch)."""
     from exporters.jobs import export_nir_job
+    from exporters.nir_importers import IMPORTERS
 
+    importers = None
+    if check is not None:
+        importers = [_choice(name.strip(), IMPORTERS.names(), "--check") for name in check.split(",") if name.strip()]
     console = _console()
     source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
 
@@ -307,6 +320,8 @@ def nir_command(
         )
         if result.parity is not None:
             console.print(f"NIR simulation vs PyTorch: {result.parity.summary()}")
+        if f.get("importers"):
+            _print_importers(console, f["importers"], f["images"], f["dataset"])
 
     _run_checked(
         "nir",
@@ -317,8 +332,26 @@ def nir_command(
             dataset=dataset,
             data_dir=data_dir,
             images=check_images,
+            importers=importers,
             run_dir=run_dir,
             say=_say(console, quiet),
         ),  # fmt: skip
         summarise,
     )
+
+
+def _print_importers(console: Console, rows: list[dict], images: int, dataset: str) -> None:
+    table = Table(title=f"NIR importers vs PyTorch ({images} {dataset} images)")
+    for column in ("importer", "loads", "predictions agree", "logits within 1e-3", "max |diff|", "verdict"):
+        table.add_column(column, justify="left" if column in ("importer", "verdict") else "right")
+    for row in rows:
+        p = row["parity"]
+        if p is None:
+            reason = row["error"] if row["installed"] else "not installed"
+            table.add_row(row["importer"], "no" if row["installed"] else "-", "-", "-", "-", reason)
+            continue
+        table.add_row(
+            row["importer"], "yes", f"{p['predictions_agree']}/{p['samples']}", f"{p['logits_close']}/{p['samples']}",
+            f"{p['max_abs_diff']:.3g}", "pass" if p["passed"] else "FAIL",
+        )  # fmt: skip
+    console.print(table)

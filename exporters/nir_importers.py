@@ -1,0 +1,148 @@
+"""Load an exported NIR file with the neuromorphic toolchains' own importers and run it for T steps, as a
+user of each would: what ``snasnet export nir --check`` reports.
+
+Each importer is registered by name with how to load a graph and step it; ``check_importers`` runs the chosen
+ones on the same images, averages each one's outputs over the T steps (as the model averages its class
+scores) and compares with the model's scores by the golden rule (``exporters.parity``). An importer that is not
+installed is reported as such; one that fails to load or to run is reported with its own error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from exporters.nir_simulation import average_over_steps, simulate_nir
+from exporters.parity import Parity, compare_scores
+from snasnet.registry import Registry
+
+#: ``run(graph, images, timesteps, dt) -> outputs averaged over the steps``
+Runner = Callable[[object, torch.Tensor, int, float], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Importer:
+    name: str
+    #: the package whose presence makes the importer available
+    package: str
+    run: Runner
+
+    @property
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+
+IMPORTERS: Registry[Importer] = Registry("NIR importer")
+
+
+def _run_nirtorch(graph, images, timesteps, dt):
+    return simulate_nir(graph, images, timesteps, dt)
+
+
+def _run_snntorch(graph, images, timesteps, dt):
+    from snntorch import utils
+    from snntorch.import_nir import import_from_nir
+
+    module = import_from_nir(copy.deepcopy(graph))  # it rewrites the graph's edges in place
+    utils.reset(module)  # its neurons keep their membranes inside (init_hidden)
+    return average_over_steps(module, images, timesteps)
+
+
+def _run_norse(graph, images, timesteps, dt):
+    import norse.torch
+
+    module = norse.torch.from_nir(graph, dt=dt)
+    return average_over_steps(module, images, timesteps)
+
+
+def _run_spikingjelly(graph, images, timesteps, dt):
+    from spikingjelly.activation_based.nir_exchange import import_from_nir
+
+    module = import_from_nir(graph, dt=dt)
+    return average_over_steps(module, images, timesteps)
+
+
+def _run_sinabs(graph, images, timesteps, dt):
+    import sinabs
+
+    module = sinabs.from_nir(graph, batch_size=len(images))
+    # sinabs layers take all steps at once, as [batch * time, ...]
+    out, _ = module(images.repeat_interleave(timesteps, 0))
+    return out.view(len(images), timesteps, -1).mean(1)
+
+
+# what each runs: nirtorch.nir_to_torch with exporters.nir_simulation's map; snntorch.import_nir.import_from_nir;
+# norse.torch.from_nir; spikingjelly.activation_based.nir_exchange.import_from_nir; sinabs.from_nir
+for _importer in (
+    Importer("nirtorch", "nirtorch", _run_nirtorch),
+    Importer("snntorch", "snntorch", _run_snntorch),
+    Importer("norse", "norse", _run_norse),
+    Importer("spikingjelly", "spikingjelly", _run_spikingjelly),
+    Importer("sinabs", "sinabs", _run_sinabs),
+):
+    IMPORTERS.add(_importer.name, _importer)
+
+
+@dataclass(frozen=True)
+class ImporterCheck:
+    """One importer on one file: installed; ``loads``: it loaded the file and ran T steps (else ``error`` is
+    its own error); how its scores compare with the model's."""
+
+    importer: str
+    installed: bool
+    loads: bool
+    error: str | None = None
+    parity: Parity | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.parity is not None and self.parity.passed
+
+    def to_dict(self) -> dict:
+        return {
+            "importer": self.importer,
+            "installed": self.installed,
+            "loads": self.loads,
+            "error": self.error,
+            "parity": None if self.parity is None else self.parity.to_dict(),
+        }
+
+
+def installed_importers() -> list[str]:
+    return [name for name in IMPORTERS.names() if IMPORTERS.get(name).installed]
+
+
+def _error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+
+
+def check_importer(
+    name: str, graph, images: torch.Tensor, reference: torch.Tensor, timesteps: int, dt: float
+) -> ImporterCheck:
+    """Run importer ``name`` on ``graph`` (a ``nir.NIRGraph``) and compare with ``reference`` scores."""
+    importer = IMPORTERS.get(name)
+    if not importer.installed:
+        return ImporterCheck(name, installed=False, loads=False, error=f"{importer.package} is not installed")
+    try:
+        # snnTorch prints as it imports; nirtorch warns that Norse's and sinabs's loader is deprecated
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scores = importer.run(graph, images, timesteps, dt)
+        parity = compare_scores(scores.detach().reshape(reference.shape), reference)
+    except Exception as exc:  # the importer's own failure is the finding
+        return ImporterCheck(name, installed=True, loads=False, error=_error(exc))
+    return ImporterCheck(name, installed=True, loads=True, parity=parity)
+
+
+def check_importers(
+    names: list[str], graph, images: torch.Tensor, reference: torch.Tensor, timesteps: int, dt: float
+) -> list[ImporterCheck]:
+    return [check_importer(name, graph, images, reference, timesteps, dt) for name in names]

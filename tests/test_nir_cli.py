@@ -1,0 +1,79 @@
+"""`snasnet export nir --check`: the chosen importers run the file the command wrote, and a table says which
+load it and agree with PyTorch; the default is every importer installed."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import lively_weights
+from typer.testing import CliRunner
+
+from exporters.nir_importers import installed_importers
+from snasnet.checkpoint import save_checkpoint
+from snasnet.model import build_model
+from snasnet.runs import EventReader
+from snasnet_cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    model = lively_weights(build_model("digits", "0302 0030 3003 0000"), 1)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "digits.pt", model)
+
+
+def finished(run_dir) -> dict:
+    return next(e for e in EventReader(run_dir / "events.jsonl").read_new() if e["event"] == "export_finished")
+
+
+def table_row(output: str, importer: str) -> list[str]:
+    line = next(line for line in output.splitlines() if line.startswith(f"│ {importer} "))
+    return [cell.strip() for cell in line.strip("│").split("│")]
+
+
+def test_check_runs_the_named_importers_and_prints_their_table(checkpoint, tmp_path):
+    pytest.importorskip("snntorch")
+    pytest.importorskip("spikingjelly")
+    run = tmp_path / "run"
+    args = ["export", "nir", str(checkpoint), "--check", "snntorch,spikingjelly", "--check-images", "32"]
+    result = runner.invoke(app, [*args, "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "NIR importers vs PyTorch (32 digits images)" in result.output
+    for importer in ("nirtorch", "snntorch", "spikingjelly"):  # nirtorch always: the reference reading
+        name, loads, agree, close, diff, verdict = table_row(result.output, importer)
+        assert (loads, agree, close, verdict) == ("yes", "32/32", "32/32", "pass"), importer
+        assert float(diff) < 1e-3
+    assert "│ norse " not in result.output
+    rows = {row["importer"]: row for row in finished(run)["importers"]}
+    assert list(rows) == ["nirtorch", "snntorch", "spikingjelly"]
+    assert rows["snntorch"]["loads"] and rows["snntorch"]["parity"]["predictions_agree"] == 32
+
+
+def test_default_is_every_installed_importer_and_known_failures_do_not_fail_the_export(checkpoint, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["export", "nir", str(checkpoint), "--check-images", "16", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert [row["importer"] for row in finished(run)["importers"]] == installed_importers()
+    if "norse" in installed_importers():
+        name, loads, *_, verdict = table_row(result.output, "norse")
+        assert loads == "no" and verdict.startswith("KeyError")
+
+
+def test_a_named_importer_that_cannot_run_the_file_fails_the_export(checkpoint, tmp_path):
+    pytest.importorskip("norse")
+    run = tmp_path / "run"
+    args = ["export", "nir", str(checkpoint), "--check", "norse", "--check-images", "8", "--run-dir", str(run)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "does not reproduce PyTorch in norse: KeyError" in " ".join(result.output.split())
+    assert (tmp_path / "run" / "model.nir").is_file()  # the file is written and kept: the check is what failed
+
+
+def test_an_unknown_importer_is_refused_naming_the_choices(checkpoint, tmp_path):
+    result = runner.invoke(
+        app, ["export", "nir", str(checkpoint), "--check", "loihi", "--run-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # rich draws a box around the message
+    assert "'loihi': choose one of nirtorch, snntorch, norse, spikingjelly, sinabs" in text
+    assert not (tmp_path / "r").exists()

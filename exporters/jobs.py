@@ -214,8 +214,7 @@ def export_nir_job(
 
     from exporters.nir import export_nir
     from exporters.nir_simulation import simulate_nir
-    from exporters.onnx import torch_scores
-    from exporters.parity import compare_scores
+    from exporters.parity import compare_scores, torch_scores
 
     model = source.load(dataset)
     batch_images, data_name = check_images(model, dataset, data_dir, images) if images else (None, None)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from snasnet_cli.options import DataDirOption, QuietOption, RunDirOption
+from snasnet_cli.options import DATASETS, DataDirOption, QuietOption, RunDirOption, choices
 
 app = typer.Typer(
     name="export",
@@ -35,7 +35,7 @@ PoolingOption = Annotated[int, typer.Option("--second-avgpooling", help="Origina
 TimestepsOpt = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T (default: the checkpoint's).")]
 DatasetOpt = Annotated[
     str | None,
-    typer.Option("--dataset", help="Images for the check: digits, synthetic, cifar10 ... (default: the preset's)."),
+    typer.Option("--dataset", help=f"Images for the check: {DATASETS} (default: the preset's)."),
 ]
 CheckImagesOption = Annotated[
     int, typer.Option("--check-images", min=0, help="Test images to compare on (0: skip the comparison).")
@@ -93,7 +93,10 @@ def onnx_command(
         Path | None, typer.Option("-o", "--output", help="ONNX file (default: <run dir>/model.onnx).")
     ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="unrolled: all T steps in one graph; step: one timestep.")
+        str,
+        typer.Option(
+            "--mode", help=f"{choices('exporters.onnx:MODES')} (unrolled: all T steps in one graph; step: one step)."
+        ),
     ] = "unrolled",
     batch: Annotated[str, typer.Option("--batch", help="Batch size of the graph: N, or dynamic.")] = "dynamic",
     opset: Annotated[int, typer.Option("--opset", min=7, help="ONNX opset version.")] = 18,

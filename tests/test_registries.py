@@ -87,6 +87,7 @@ HELP = [
     (["search"], "--score", SCORES),
     (["search"], "--strategy", STRATEGIES),
     (["export", "onnx"], "--mode", MODES),
+    (["export", "onnx"], "--exporter", EXPORTERS),
     (["export", "onnx"], "--dataset", DATASETS),
     (["export", "energy"], "--dataset", DATASETS),
     (["export", "nir"], "--dataset", DATASETS),

@@ -103,7 +103,9 @@ def onnx_command(
     spike_counts: Annotated[
         bool, typer.Option("--spike-counts", help="Add each LIF layer's spikes per image as outputs.")
     ] = False,
-    exporter: Annotated[str, typer.Option("--exporter", help="dynamo (torch's default) or torchscript.")] = "dynamo",
+    exporter: Annotated[
+        str, typer.Option("--exporter", help=f"{choices('exporters.onnx:EXPORTERS')} (dynamo: torch's default).")
+    ] = "dynamo",
     timesteps: TimestepsOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
@@ -119,8 +121,8 @@ def onnx_command(
     from exporters.jobs import export_onnx_job
     from exporters.onnx import EXPORTERS, MODES
 
-    mode = _choice(mode, MODES, "--mode")
-    exporter = _choice(exporter, list(EXPORTERS), "--exporter")
+    mode = _choice(mode, MODES.names(), "--mode")
+    exporter = _choice(exporter, EXPORTERS.names(), "--exporter")
     fixed_batch = _parse_batch(batch)
     console = _console()
     source = _source(checkpoint, arch, preset, celltype, timesteps, second_avgpooling)

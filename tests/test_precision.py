@@ -17,6 +17,7 @@ from snasnet.evaluate import EvalConfig, evaluate_checkpoint
 from snasnet.model import build_model
 from snasnet.runs import EventReader
 from snasnet_cli.app import main
+from snasnet_cli.train_progress import epoch_line
 
 ARCH = "0302 0030 3003 0000"
 CUDA = torch.device("cuda")
@@ -102,3 +103,6 @@ def test_train_validates_in_the_precision_asked_for_prints_it_and_records_both(t
     assert (log["run_started"]["val_precision"], log["run_started"]["train_precision"]) == ("bf16", "fp32")
     epoch = log["epoch_finished"]
     assert (epoch["val_precision"], epoch["train_precision"]) == ("bf16", "fp32"), epoch
+    line = epoch_line(epoch)  # what the progress output prints for the epoch
+    assert f"acc {100 * epoch['train_acc']:.2f}% (fp32)" in line, line
+    assert f"top-5 {100 * epoch['val_top5']:.2f}% (bf16)" in line, line

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from snasnet.errors import ConfigError
 from snasnet.registry import Registry
 
 if TYPE_CHECKING:
@@ -34,11 +35,21 @@ def check_precision(name: str) -> str:
     return name
 
 
+def check_training_precision(name: str) -> str:
+    """``name`` if training's forward passes can run in it: a registered precision, or ``auto``."""
+    if name == AUTO:
+        return name
+    try:
+        return check_precision(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}, or {AUTO}") from None
+
+
 def training_precision(name: str, device: torch.device) -> str:
     """The precision training's forward passes run in: ``auto`` is bf16 on CUDA, fp32 elsewhere."""
-    if name == AUTO:
+    if check_training_precision(name) == AUTO:
         return "bf16" if device.type == "cuda" else "fp32"
-    return check_precision(name)
+    return name
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

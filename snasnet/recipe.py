@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from snasnet.arch import Architecture
 from snasnet.errors import ConfigError
 from snasnet.optimizers import OPTIMIZERS
-from snasnet.precision import AUTO, REPORTED, check_precision
+from snasnet.precision import AUTO, REPORTED, check_precision, check_training_precision
 from snasnet.schedulers import SCHEDULERS
 
 DEFAULT_ARCH = "0302 0030 3003 0000"  # the paper's CIFAR-100 cell
@@ -65,8 +65,7 @@ class TrainConfig:
         OPTIMIZERS.get(self.optimizer)  # unknown names: the registries' one-line errors
         SCHEDULERS.get(self.scheduler)
         check_precision(self.precision)
-        if self.train_precision != AUTO:
-            check_precision(self.train_precision)
+        check_training_precision(self.train_precision)
         if self.workers is not None and self.workers < 0:
             raise ConfigError(f"workers must be >= 0 (got {self.workers})")
 

@@ -47,7 +47,7 @@ def test_each_variation_is_a_registry_with_its_one_line_error(kind):
         (lambda: TrainConfig(optimizer="lamb"), "unknown optimizer 'lamb': choose one of sgd, adam"),
         (lambda: TrainConfig(scheduler="linear"), "unknown scheduler 'linear': choose one of cosine, step"),
         (lambda: TrainConfig(precision="fp16"), "unknown precision 'fp16': choose one of fp32, bf16"),
-        (lambda: TrainConfig(train_precision="fp16"), "unknown precision 'fp16': choose one of fp32, bf16"),
+        (lambda: TrainConfig(train_precision="fp16"), "unknown precision 'fp16': choose one of fp32, bf16, or auto"),
         (lambda: LIFConfig(surrogate="relu"), "unknown surrogate 'relu': choose one of atan, sigmoid"),
         (
             lambda: export_onnx(build_model("digits", "0302 0030 3003 0000"), "x.onnx", mode="stream"),

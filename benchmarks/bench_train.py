@@ -48,7 +48,8 @@ def measure(args: argparse.Namespace) -> dict:
         batch_size=args.batch,
         eval_batch_size=args.batch * 4,
         val_interval=args.epochs + 1,  # only at the end (the last epoch always validates)
-        precision=args.precision,
+        precision=args.precision,  # the final validation
+        train_precision=args.precision,
         device=args.device,
         compile=args.compile or None,
         workers=0,

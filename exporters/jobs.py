@@ -234,7 +234,7 @@ def export_nir_job(
 
     from exporters.nir import export_nir
     from exporters.nir_importers import IMPORTERS, check_importers, installed_importers
-    from exporters.onnx import torch_scores
+    from exporters.parity import torch_scores
 
     chosen = ["nirtorch"] + [
         n for n in (importers if importers is not None else installed_importers()) if n != "nirtorch"

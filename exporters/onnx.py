@@ -28,18 +28,19 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from exporters.parity import Parity, compare_scores
+from exporters.parity import Parity, compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
 from snasnet.atomic import atomic_path
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
+from snasnet.registry import Registry
 
-MODES = ("unrolled", "step")
 DEFAULT_OPSET = 18
 IMAGES, SCORES = "images", "scores"
 NEXT, SPIKES = "next.", "spikes."
@@ -71,6 +72,37 @@ class _StepGraph(nn.Module):
         if self.spike_counts:
             outputs += tuple(spikes[name] for name in self.plain.lif_names)
         return outputs
+
+
+class GraphSpec(NamedTuple):
+    """What a mode exports: the module, example arguments, and the graph's state, input and output names."""
+
+    module: nn.Module
+    args: tuple[torch.Tensor, ...]
+    state: list[str]
+    inputs: list[str]
+    outputs: list[str]
+
+
+#: (plain network, example images, spike-count output names) -> what to export
+MODES: Registry[Callable[[PlainSNASNet, torch.Tensor, list[str]], GraphSpec]] = Registry("ONNX mode")
+
+
+@MODES.register("unrolled")
+def _unrolled(plain: PlainSNASNet, images: torch.Tensor, spike_names: list[str]) -> GraphSpec:
+    """All T steps in one graph: images in, class scores out."""
+    return GraphSpec(_UnrolledGraph(plain, bool(spike_names)), (images,), [], [IMAGES], [SCORES, *spike_names])
+
+
+@MODES.register("step")
+def _step(plain: PlainSNASNet, images: torch.Tensor, spike_names: list[str]) -> GraphSpec:
+    """One timestep: images and the state in, class scores and the next state out (a runtime loops T times)."""
+    initial = plain.initial_state(images)
+    state = list(initial)
+    outputs = [SCORES, *(NEXT + k for k in state), *spike_names]
+    return GraphSpec(
+        _StepGraph(plain, bool(spike_names)), (images, *initial.values()), state, [IMAGES, *state], outputs
+    )
 
 
 @dataclass
@@ -142,7 +174,9 @@ def _export_torchscript(module, args, path, input_names, output_names, opset, dy
         )
 
 
-EXPORTERS: dict[str, Callable[..., None]] = {"dynamo": _export_dynamo, "torchscript": _export_torchscript}
+EXPORTERS: Registry[Callable[..., None]] = Registry("ONNX exporter")
+EXPORTERS.add("dynamo", _export_dynamo)
+EXPORTERS.add("torchscript", _export_torchscript)
 
 
 def export_onnx(
@@ -158,10 +192,7 @@ def export_onnx(
 ) -> OnnxGraph:
     """Write ``model`` (eval mode, its ``timesteps``) as an ONNX graph at ``path`` (atomically: an existing
     file is replaced only by a complete export). ``batch``: a fixed batch size, or None for any."""
-    if mode not in MODES:
-        raise ConfigError(f"unknown ONNX mode {mode!r}: choose one of {', '.join(MODES)}")
-    if exporter not in EXPORTERS:
-        raise ConfigError(f"unknown ONNX exporter {exporter!r}: choose one of {', '.join(EXPORTERS)}")
+    build_graph, write = MODES.get(mode), EXPORTERS.get(exporter)  # unknown names: one-line errors
     if batch is not None and batch < 1:
         raise ConfigError(f"batch must be a positive integer or dynamic (got {batch})")
     path = Path(path)
@@ -175,17 +206,9 @@ def export_onnx(
     p = model.preset
     images = torch.zeros(batch or 2, p.in_channels, p.image_size, p.image_size)
     spike_names = [SPIKES + name for name in plain.lif_names] if spike_counts else []
-    if mode == "unrolled":
-        module, args = _UnrolledGraph(plain, spike_counts), (images,)
-        state, inputs, outputs = [], [IMAGES], [SCORES, *spike_names]
-    else:
-        module = _StepGraph(plain, spike_counts)
-        initial = plain.initial_state(images)
-        state = list(initial)
-        args = (images, *initial.values())
-        inputs, outputs = [IMAGES, *state], [SCORES, *(NEXT + k for k in state), *spike_names]
+    module, args, state, inputs, outputs = build_graph(plain, images, spike_names)
     with atomic_path(path) as tmp, torch.no_grad():
-        EXPORTERS[exporter](module, args, str(tmp), inputs, outputs, opset, batch is None)
+        write(module, args, str(tmp), inputs, outputs, opset, batch is None)
         _write_metadata(str(tmp), model, mode, plain, state)
     return OnnxGraph(path, mode, model.timesteps, opset, batch, exporter, inputs, outputs, state,
                      time.perf_counter() - start)  # fmt: skip
@@ -323,15 +346,3 @@ def check_onnx(
     reference = torch_scores(model, images, chunk)
     torch_seconds = time.perf_counter() - start - onnx_seconds
     return OnnxCheck(compare_scores(ours, reference), onnx_seconds, torch_seconds)
-
-
-def torch_scores(model: SNASNet, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """The model's eval-mode class scores on ``images``, in chunks, on the model's device."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            return torch.cat([model(images[i : i + chunk].to(device)).cpu() for i in range(0, len(images), chunk)])
-    finally:
-        model.train(was_training)

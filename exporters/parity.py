@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 LOGIT_TOLERANCE = 1e-3
 MIN_PREDICTIONS_AGREE = 0.99
@@ -78,3 +79,16 @@ def compare_scores(
         max_abs_diff=float(worst.max()) if worst.numel() else 0.0,
         tolerance=tolerance,
     )
+
+
+def torch_scores(model: nn.Module, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """The model's eval-mode class scores on ``images``, in chunks, on the model's device: the reference every
+    exporter's parity is judged against."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            return torch.cat([model(images[i : i + chunk].to(device)).cpu() for i in range(0, len(images), chunk)])
+    finally:
+        model.train(was_training)

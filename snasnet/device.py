@@ -1,4 +1,4 @@
-"""Which device a job runs on: CUDA when present (or asked for), CPU otherwise."""
+"""Which device a job runs on (CUDA when present or asked for, CPU otherwise), and putting images there."""
 
 from __future__ import annotations
 
@@ -28,3 +28,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     elif device.type != "cpu":
         raise ConfigError(f"device {name!r} is not supported: use auto, cpu, cuda or cuda:N")
     return device
+
+
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """``images`` on ``device`` (without waiting for the copy), channels-last when asked."""
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images

@@ -22,19 +22,19 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from snasnet.checkpoint import FORMAT, load_checkpoint, read_checkpoint
 from snasnet.data import DataBundle, get_dataset
-from snasnet.device import resolve_device
+from snasnet.device import resolve_device, to_device
 from snasnet.distributed import DistEnv, all_reduce_sum
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
+from snasnet.precision import REPORTED, autocast, check_precision
 from snasnet.runs import RunDir
 from snasnet.spikes import SpikeMonitor
-
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
 class EvalResult:
-    """Accuracies and the mean loss are over ``images``; spike figures as ``SpikeMonitor.summary()``."""
+    """Accuracies and the mean loss are over ``images``, computed in ``precision``; spike figures as
+    ``SpikeMonitor.summary()``."""
 
     top1: float
     top5: float
@@ -44,32 +44,10 @@ class EvalResult:
     spikes_per_image: dict[str, float] = field(default_factory=dict)
     total_spikes_per_image: float = 0.0
     mean_firing_rate: float = 0.0
+    precision: str = REPORTED
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 autocast on CUDA, fp32 on the CPU. On a CPU, fp32 keeps results exact (bit-equal
-    resume, the spike counts of the original's arithmetic); under bf16 autocast the LIF membranes are bf16
-    too, which moved digits' spikes per image by 0.3% (measured; the CPU kernels do run bf16)."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast for ``precision == "bf16"``, nothing otherwise."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    images = images.to(device, non_blocking=True)
-    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
 def shard(dataset: Dataset, env: DistEnv) -> Dataset:
@@ -116,7 +94,7 @@ def evaluate(
     *,
     batch_size: int = 256,
     device: torch.device | str | None = None,
-    precision: str = "fp32",
+    precision: str = REPORTED,
     channels_last: bool = False,
     workers: int = 0,
     env: DistEnv | None = None,
@@ -124,11 +102,12 @@ def evaluate(
     should_stop: Callable[[], bool] | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (eval mode, no gradients) on ``data``: mean cross-entropy, top-1, top-5 and the
-    spikes of every LIF layer. Under torchrun each rank takes its share and the figures are summed over
-    ranks. ``on_batch(done, total)`` follows progress; ``should_stop()`` true raises ``Stopped``."""
+    spikes of every LIF layer, in ``precision`` (fp32 unless asked: bf16 autocast). Under torchrun each rank
+    takes its share and the figures are summed over ranks. ``on_batch(done, total)`` follows progress;
+    ``should_stop()`` true raises ``Stopped``."""
     env = env or DistEnv()
     device = resolve_device(device) if device is not None else next(model.parameters()).device
-    precision = resolve_precision(precision, device)
+    check_precision(precision)
     loader = DataLoader(shard(data, env), batch_size=batch_size, shuffle=False, num_workers=workers)
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1 hits, top-5 hits, images
     with eval_mode(model), SpikeMonitor(model) as monitor, torch.no_grad(), autocast(device, precision):
@@ -154,6 +133,7 @@ def evaluate(
         spikes_per_image=spikes["spikes_per_image"],
         total_spikes_per_image=spikes["total_spikes_per_image"],
         mean_firing_rate=spikes["mean_firing_rate"],
+        precision=precision,
     )
 
 
@@ -185,7 +165,7 @@ class EvalConfig:
     timesteps: int | None = None
     batch_size: int = 256
     device: str = "auto"
-    precision: str = "auto"
+    precision: str = REPORTED  # what the accuracies are computed in: fp32 unless asked
     workers: int = 0
 
 
@@ -247,7 +227,7 @@ def evaluate_checkpoint(
     if not isinstance(config, EvalConfig):
         config = EvalConfig(checkpoint=str(config), **options)  # type: ignore[arg-type]
     device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
+    precision = check_precision(config.precision)
     model, bundle = load_for_eval(config)
     model.to(device)
     channels_last = device.type == "cuda"
@@ -263,7 +243,8 @@ def evaluate_checkpoint(
     )
     for listener in listeners:
         run.subscribe(listener)
-    with run.job(job="eval", checkpoint=config.checkpoint, dataset=bundle.name, arch=str(model.arch)):
+    started = {"checkpoint": config.checkpoint, "dataset": bundle.name, "arch": str(model.arch), "precision": precision}
+    with run.job(job="eval", **started):
         result = evaluate(
             model,
             bundle.test,

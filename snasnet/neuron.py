@@ -5,15 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from spikingjelly.activation_based import neuron, surrogate
+from spikingjelly.activation_based import neuron
 
 from snasnet.errors import ConfigError
-
-#: surrogate gradients by name; the paper uses ATan.
-SURROGATES = {
-    "atan": surrogate.ATan,
-    "sigmoid": surrogate.Sigmoid,
-}
+from snasnet.surrogates import SURROGATES
 
 
 @dataclass(frozen=True)
@@ -29,8 +24,7 @@ class LIFConfig:
     def __post_init__(self) -> None:
         if not float(self.tau) > 1.0:
             raise ConfigError(f"tau must be greater than 1 (got {self.tau})")
-        if self.surrogate not in SURROGATES:
-            raise ConfigError(f"unknown surrogate {self.surrogate!r}: choose one of {', '.join(SURROGATES)}")
+        SURROGATES.get(self.surrogate)  # an unknown name: the registry's one-line error
         # spikingjelly 2.0 asserts float tau and thresholds
         object.__setattr__(self, "tau", float(self.tau))
         object.__setattr__(self, "threshold", float(self.threshold))
@@ -93,7 +87,7 @@ def make_lif(config: LIFConfig) -> LIFNode:
         tau=config.tau,
         v_threshold=config.threshold,
         v_reset=config.v_reset,
-        surrogate_function=SURROGATES[config.surrogate](),
+        surrogate_function=SURROGATES.get(config.surrogate)(),
         detach_reset=config.detach_reset,
         step_mode="s",
     )

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset
 
 from snasnet.arch import CELLTYPES, Architecture
+from snasnet.arch_file import BEST_ARCH
 from snasnet.atomic import atomic_file, write_text
 from snasnet.data import DataBundle, get_dataset
 from snasnet.distributed import DistEnv, broadcast_object, gather_objects, init_distributed, shutdown
@@ -42,7 +43,6 @@ from snasnet.seeding import derive_seed
 from snasnet.strategies import make_strategy
 
 CANDIDATES_CSV = "candidates.csv"
-BEST_ARCH = "best_arch.json"
 #: options a resumed search may change: how many candidates, where they run and read their data, how many
 #: are shown
 RESUMABLE_CHANGES = ("num_search", "device", "data_dir", "download", "top_k")

@@ -10,6 +10,7 @@ import typer
 from snasnet import __version__
 from snasnet.errors import SnasnetError
 from snasnet_cli.commands import arch, evaluate, export, search, train, tui
+from snasnet_cli.options import ChoicesGroup
 
 app = typer.Typer(
     name="snasnet",
@@ -18,6 +19,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    cls=ChoicesGroup,  # help texts list the registries' names
 )
 
 

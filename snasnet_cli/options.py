@@ -1,11 +1,58 @@
-"""Options shared by the job commands (Typer ``Annotated`` aliases), so they read the same everywhere."""
+"""Options shared by the job commands (Typer ``Annotated`` aliases), so they read the same everywhere, and the
+choices their help texts list, taken from the library's registries.
+
+A help text names its registry with ``choices("module:REGISTRY")``; ``ChoicesGroup`` writes the registry's
+names in when a command is about to run or show its help. Reading them any earlier would load torch (most
+registries' modules need it) for every command, the dashboard's ``snasnet tui`` included.
+"""
 
 from __future__ import annotations
 
+import importlib
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
+
+_CHOICES = re.compile(r"\{choices of ([\w.]+):(\w+)\}")
+
+
+def choices(registry: str) -> str:
+    """Stands for the names registered in ``registry`` (``"module:NAME"``) in a help text."""
+    return f"{{choices of {registry}}}"
+
+
+def registry_names(registry: str) -> list[str]:
+    """The names registered in ``registry`` (``"module:NAME"``), in registration order."""
+    module, name = registry.split(":")
+    return getattr(importlib.import_module(module), name).names()
+
+
+def fill_choices(text: str) -> str:
+    """``text`` with each ``choices(...)`` replaced by its registry's names."""
+    return _CHOICES.sub(lambda m: ", ".join(registry_names(f"{m[1]}:{m[2]}")), text)
+
+
+class ChoicesGroup(TyperGroup):
+    """A command group whose commands' help texts list the registries' names as they are when it runs."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):  # noqa: ANN201 (click's Command)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _fill_command(command)
+        return command
+
+
+def _fill_command(command) -> None:  # noqa: ANN001
+    for param in command.params:
+        help_text = getattr(param, "help", None)
+        if help_text and _CHOICES.search(help_text):
+            param.help = fill_choices(help_text)
+    for sub in getattr(command, "commands", {}).values():  # a group's commands (export onnx|energy|nir)
+        _fill_command(sub)
+
 
 RunDirOption = Annotated[
     Path | None, typer.Option("--run-dir", help="Run directory to write (default runs/<job>-<YYYYmmdd-HHMMSS>).")
@@ -13,9 +60,10 @@ RunDirOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same result.")]
-DatasetOption = Annotated[
-    str, typer.Option("--dataset", help="cifar10, cifar100, tinyimagenet, imagefolder, digits, synthetic.")
-]
+DATASET_REGISTRY = "snasnet.data:DATASETS"
+DATASETS = choices(DATASET_REGISTRY)
+DatasetOption = Annotated[str, typer.Option("--dataset", help=f"The dataset: {DATASETS}.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the dataset lies (or is downloaded to).")]
 CelltypeOption = Annotated[str, typer.Option("--celltype", help="forward or backward.")]
 TimestepsOption = Annotated[int, typer.Option("--timesteps", help="Timesteps T.")]
+PRECISIONS = choices("snasnet.precision:PRECISIONS")

@@ -24,10 +24,14 @@ def epoch_line(e: dict) -> str:
     """One finished epoch: train and validation figures, learning rate, spikes, speed."""
     parts = [
         f"epoch {e['epoch']}/{e['epochs']}",
-        f"train loss {_figure(e, 'train_loss', '.4f')} acc {_pct(e, 'train_acc')}",
+        f"train loss {_figure(e, 'train_loss', '.4f')} acc {_pct(e, 'train_acc')}"
+        + (f" ({e['train_precision']})" if e.get("train_precision") else ""),
     ]
     if e.get("val_acc") is not None:
-        parts.append(f"val loss {_figure(e, 'val_loss', '.4f')} acc {_pct(e, 'val_acc')} top-5 {_pct(e, 'val_top5')}")
+        parts.append(
+            f"val loss {_figure(e, 'val_loss', '.4f')} acc {_pct(e, 'val_acc')} top-5 {_pct(e, 'val_top5')}"
+            + (f" ({e['val_precision']})" if e.get("val_precision") else "")
+        )
     parts.append(f"lr {_figure(e, 'lr', '.3g')}")
     if e.get("total_spikes_per_image") is not None:
         parts.append(f"spikes/image {e['total_spikes_per_image']:,.0f}")

@@ -108,7 +108,7 @@ def test_our_checkpoint_needs_nothing_else_and_prints_a_table(tmp_path, capsys, 
     code, out, _ = snasnet_eval(capsys, str(path), "--json", "--run-dir", str(tmp_path / "eval2"))
     report = json.loads(out)
     assert report["images"] == 360 and 0 < report["top1"] <= report["top5"] <= 1
-    assert re.search(rf"top-1\W+{100 * report['top1']:.2f}%", table), table
+    assert re.search(rf"top-1 \(fp32\)\W+{100 * report['top1']:.2f}%", table), table
     assert f"{report['total_spikes_per_image']:,.1f}" in table
 
 

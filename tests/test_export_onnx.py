@@ -11,8 +11,8 @@ import torch
 from conftest import GOLDEN_ARCH
 from helpers import lively_weights
 
-from exporters.onnx import export_onnx, initial_state, onnx_session, run_onnx, torch_scores
-from exporters.parity import compare_scores
+from exporters.onnx import export_onnx, initial_state, onnx_session, run_onnx
+from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
 from snasnet.errors import ConfigError
 from snasnet.model import build_model

@@ -15,8 +15,7 @@ from helpers import lively_weights
 from exporters.folding import bn_affine
 from exporters.nir import export_nir, to_nir
 from exporters.nir_simulation import simulate_nir
-from exporters.onnx import torch_scores
-from exporters.parity import compare_scores
+from exporters.parity import compare_scores, torch_scores
 from snasnet.errors import ConfigError
 from snasnet.model import build_model
 

@@ -16,7 +16,7 @@ from helpers import lively_weights
 from exporters.jobs import check_images
 from exporters.nir import export_nir
 from exporters.nir_importers import IMPORTERS, check_importer, installed_importers
-from exporters.onnx import torch_scores
+from exporters.parity import torch_scores
 from snasnet.data import get_dataset
 from snasnet.model import build_model
 

@@ -16,11 +16,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from snasnet.arch_file import read_arch_file
 from snasnet.errors import ArchitectureError, ConfigError
 from snasnet.evaluate import evaluate_checkpoint
 from snasnet.interrupts import GracefulStop
+from snasnet.optimizers import OPTIMIZERS
 from snasnet.runs import EventReader
-from snasnet.train import OPTIMIZERS, SCHEDULERS, TrainConfig, fit, read_arch_file, resume, train_config
+from snasnet.schedulers import SCHEDULERS
+from snasnet.train import TrainConfig, fit, resume, train_config
 from snasnet_cli.arch_rows import join_arch_rows
 
 # Small enough for seconds on a CPU: 200 random 8x8 images through the digits network (7 steps of 32).
@@ -80,7 +83,7 @@ def test_the_originals_recipe_is_the_default():
     assert (c.optimizer, c.lr, c.momentum, c.weight_decay) == ("sgd", 0.1, 0.9, 5e-4)
     assert (c.scheduler, c.epochs, c.batch_size, c.timesteps, c.val_interval) == ("cosine", 300, 64, 5, 20)
     assert (c.arch, c.celltype) == ("0302 0030 3003 0000", "backward")
-    opt = OPTIMIZERS[c.optimizer]([torch.nn.Parameter(torch.zeros(1))], c)
+    opt = OPTIMIZERS.get(c.optimizer)([torch.nn.Parameter(torch.zeros(1))], c)
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
     assert opt.defaults["weight_decay"] == 5e-4
 
@@ -99,7 +102,7 @@ def test_digits_has_defaults_that_learn_on_a_laptop_and_adam_gets_its_own_rate()
 def test_schedulers_step_per_epoch_as_the_original():
     config = TrainConfig(epochs=8, lr=0.1)
     param = torch.nn.Parameter(torch.zeros(1))
-    cosine = SCHEDULERS["cosine"](torch.optim.SGD([param], lr=0.1), config)
+    cosine = SCHEDULERS.get("cosine")(torch.optim.SGD([param], lr=0.1), config)
     lrs = []
     for _ in range(8):
         lrs.append(cosine.optimizer.param_groups[0]["lr"])
@@ -108,7 +111,7 @@ def test_schedulers_step_per_epoch_as_the_original():
     expected = [eta + (0.1 - eta) * (1 + math.cos(math.pi * e / 8)) / 2 for e in range(8)]
     assert lrs == pytest.approx(expected, rel=1e-12)
     assert cosine.optimizer.param_groups[0]["lr"] == pytest.approx(eta)  # after the last epoch: 0.01 x lr
-    step = SCHEDULERS["step"](torch.optim.SGD([param], lr=0.1), config)
+    step = SCHEDULERS.get("step")(torch.optim.SGD([param], lr=0.1), config)
     lrs = []
     for _ in range(8):
         lrs.append(step.optimizer.param_groups[0]["lr"])
@@ -284,7 +287,7 @@ def test_the_cell_comes_from_arch_rows_a_file_or_a_search(tmp_path, monkeypatch)
 
     def fake_fit(config, path, listeners=()):  # what the command asks the library for
         seen.append(config)
-        return SimpleNamespace(best_acc=0.5, best_epoch=1, run_dir=tmp_path / "r")
+        return SimpleNamespace(best_acc=0.5, best_epoch=1, precision="fp32", run_dir=tmp_path / "r")
 
     monkeypatch.setattr("snasnet.train.fit", fake_fit)
     cases = [

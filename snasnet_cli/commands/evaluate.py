@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DeviceOption, QuietOption, RunDirOption
+from snasnet_cli.options import DATASETS, PRECISIONS, DeviceOption, QuietOption, RunDirOption
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
@@ -27,7 +27,7 @@ def evaluate(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option("--dataset", help="cifar10, cifar100, ... \\[default: the one it was trained on]."),
+        typer.Option("--dataset", help=f"The dataset: {DATASETS} \\[default: the one it was trained on]."),
     ] = None,
     celltype: Annotated[
         str | None,
@@ -46,8 +46,8 @@ def evaluate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 256,
     device: DeviceOption = "auto",
     precision: Annotated[
-        str, typer.Option("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16.")
-    ] = "auto",
+        str, typer.Option("--precision", help=f"What the accuracies are computed in: {PRECISIONS}.")
+    ] = "fp32",
     workers: Annotated[int, typer.Option("--workers", min=0, help="DataLoader worker processes.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON for machines.")] = False,
     run_dir: RunDirOption = None,
@@ -121,8 +121,8 @@ def _print(console: Console, checkpoint: str, result) -> None:
     summary.add_column(style="bold")
     summary.add_column(justify="right")
     for name, value in (
-        ("top-1", f"{100 * result.top1:.2f}%"),
-        ("top-5", f"{100 * result.top5:.2f}%"),
+        (f"top-1 ({result.precision})", f"{100 * result.top1:.2f}%"),
+        (f"top-5 ({result.precision})", f"{100 * result.top5:.2f}%"),
         ("loss", f"{result.loss:.4f}"),
         ("spikes per image", f"{result.total_spikes_per_image:,.1f}"),
         ("mean firing rate", f"{result.mean_firing_rate:.4f}"),

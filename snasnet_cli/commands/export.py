@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DataDirOption, QuietOption, RunDirOption
+from snasnet_cli.options import DATASETS, DataDirOption, QuietOption, RunDirOption, choices
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows), as in train and eval.
 CONTEXT = {"allow_extra_args": True}
@@ -40,7 +40,7 @@ PoolingOption = Annotated[int, typer.Option("--second-avgpooling", help="Origina
 TimestepsOpt = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T (default: the checkpoint's).")]
 DatasetOpt = Annotated[
     str | None,
-    typer.Option("--dataset", help="Images for the check: digits, synthetic, cifar10 ... (default: the preset's)."),
+    typer.Option("--dataset", help=f"Images for the check: {DATASETS} (default: the preset's)."),
 ]
 CheckImagesOption = Annotated[
     int, typer.Option("--check-images", min=0, help="Test images to compare on (0: skip the comparison).")
@@ -108,14 +108,19 @@ def onnx_command(
         Path | None, typer.Option("-o", "--output", help="ONNX file (default: <run dir>/model.onnx).")
     ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="unrolled: all T steps in one graph; step: one timestep.")
+        str,
+        typer.Option(
+            "--mode", help=f"{choices('exporters.onnx:MODES')} (unrolled: all T steps in one graph; step: one step)."
+        ),
     ] = "unrolled",
     batch: Annotated[str, typer.Option("--batch", help="Batch size of the graph: N, or dynamic.")] = "dynamic",
     opset: Annotated[int, typer.Option("--opset", min=7, help="ONNX opset version.")] = 18,
     spike_counts: Annotated[
         bool, typer.Option("--spike-counts", help="Add each LIF layer's spikes per image as outputs.")
     ] = False,
-    exporter: Annotated[str, typer.Option("--exporter", help="dynamo (torch's default) or torchscript.")] = "dynamo",
+    exporter: Annotated[
+        str, typer.Option("--exporter", help=f"{choices('exporters.onnx:EXPORTERS')} (dynamo: torch's default).")
+    ] = "dynamo",
     timesteps: TimestepsOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
@@ -131,8 +136,8 @@ def onnx_command(
     from exporters.jobs import export_onnx_job
     from exporters.onnx import EXPORTERS, MODES
 
-    mode = _choice(mode, MODES, "--mode")
-    exporter = _choice(exporter, list(EXPORTERS), "--exporter")
+    mode = _choice(mode, MODES.names(), "--mode")
+    exporter = _choice(exporter, EXPORTERS.names(), "--exporter")
     fixed_batch = _parse_batch(batch)
     console = _console()
     source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)

@@ -21,6 +21,7 @@ from snasnet_cli.options import (
     RunDirOption,
     SeedOption,
     TimestepsOption,
+    choices,
 )
 
 EVOLUTION = "Evolution"
@@ -101,15 +102,15 @@ def search(
             "--num-search", "-n", help="Distinct candidates to score \\[default: every cell for exhaustive, else 5000]."
         ),
     ] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="random (the original's), exhaustive or evolution.")] = (
-        "random"
-    ),
+    strategy: Annotated[
+        str, typer.Option("--strategy", help=f"{choices('snasnet.strategies:STRATEGIES')} (random: the original's).")
+    ] = "random",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per scoring batch.")] = 256,
     repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
     timesteps: TimestepsOption = 5,
-    score: Annotated[str, typer.Option("--score", help="sahd (the paper's), sahd_original (the code's), hamming.")] = (
-        "sahd"
-    ),
+    score: Annotated[
+        str, typer.Option("--score", help=f"{choices('snasnet.score:SCORES')} (sahd: the paper's).")
+    ] = "sahd",
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
     top_k: Annotated[int, typer.Option("--top-k", help="Candidates in the final table and search_finished.")] = 10,

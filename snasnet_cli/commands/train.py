@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import QuietOption, RunDirOption
+from snasnet_cli.options import DATASETS, PRECISIONS, QuietOption, RunDirOption, choices
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
@@ -34,7 +34,7 @@ def train(
     celltype: Annotated[str | None, _opt("--celltype", help="forward or backward \\[default: backward].")] = None,
     dataset: Annotated[
         str | None,
-        _opt("--dataset", help="cifar10 (default), cifar100, tinyimagenet, imagefolder, digits, synthetic."),
+        _opt("--dataset", help=f"The dataset: {DATASETS} \\[default: cifar10, or the search's]."),
     ] = None,
     data_dir: Annotated[
         Path | None, _opt("--data-dir", help="Where the dataset lies \\[default: $SNASNET_DATA or ./data].")
@@ -43,7 +43,10 @@ def train(
     image_size: Annotated[int | None, _opt("--image-size", help="imagefolder / synthetic: image side.")] = None,
     epochs: Annotated[int | None, _opt("--epochs", help="Epochs \\[default: 300].", panel=RECIPE)] = None,
     batch_size: Annotated[int | None, _opt("--batch-size", help="Batch size \\[default: 64].", panel=RECIPE)] = None,
-    optimizer: Annotated[str | None, _opt("--optimizer", help="sgd (default) or adam.", panel=RECIPE)] = None,
+    optimizer: Annotated[
+        str | None,
+        _opt("--optimizer", help=f"{choices('snasnet.optimizers:OPTIMIZERS')} \\[default: sgd].", panel=RECIPE),
+    ] = None,
     lr: Annotated[
         float | None, _opt("--lr", help="Learning rate \\[default: 0.1 for sgd, 0.001 for adam].", panel=RECIPE)
     ] = None,
@@ -53,7 +56,12 @@ def train(
     ] = None,
     scheduler: Annotated[
         str | None,
-        _opt("--scheduler", help="cosine (to 0.01 x lr; default) or step (x0.1 at 50% and 75%).", panel=RECIPE),
+        _opt(
+            "--scheduler",
+            help=f"Stepped per epoch: {choices('snasnet.schedulers:SCHEDULERS')} (cosine: to 0.01 x lr; step: x0.1 "
+            "at 50% and 75%) \\[default: cosine].",
+            panel=RECIPE,
+        ),
     ] = None,
     val_interval: Annotated[
         int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
@@ -67,7 +75,21 @@ def train(
         str | None, _opt("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.", panel=MACHINE)
     ] = None,
     precision: Annotated[
-        str | None, _opt("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16.", panel=MACHINE)
+        str | None,
+        _opt(
+            "--precision",
+            help=f"Validation (the accuracy reported, and that picks best.pt): {PRECISIONS} \\[default: fp32].",
+            panel=MACHINE,
+        ),
+    ] = None,
+    train_precision: Annotated[
+        str | None,
+        _opt(
+            "--train-precision",
+            help=f"Training's forward passes: auto (bf16 autocast on CUDA, fp32 on CPU), {PRECISIONS} "
+            "\\[default: auto].",
+            panel=MACHINE,
+        ),
     ] = None,
     channels_last: Annotated[
         bool | None,
@@ -110,6 +132,7 @@ def train(
         "second_avgpooling": second_avgpooling,
         "seed": seed,
         "precision": precision,
+        "train_precision": train_precision,
         "channels_last": channels_last,
         "compile": compile_model or None,
     }
@@ -174,7 +197,9 @@ def train(
         raise typer.Exit(130) from None
     if not main_rank:
         return
-    best = "-" if result.best_acc is None else f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch})"
+    best = "-"
+    if result.best_acc is not None:
+        best = f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch}, {result.precision})"
     Console(highlight=False).print(
         f"best validation accuracy {best}; checkpoints in {result.run_dir / 'checkpoints'}", soft_wrap=True
     )
@@ -183,8 +208,8 @@ def train(
 def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | None, celltype: str | None):
     """(the cell, the dataset its search used or None) from whichever of the three sources was given."""
     from snasnet.arch import Architecture
+    from snasnet.arch_file import read_arch_file
     from snasnet.errors import ConfigError
-    from snasnet.train import read_arch_file
 
     sources = [s for s, v in (("--arch", arch), ("--arch-file", arch_file), ("--from-search", from_search)) if v]
     if len(sources) > 1:
@@ -206,5 +231,6 @@ def _describe(config, path, started: dict) -> str:
     return (
         f"training {config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
-        f"T={config.timesteps}, {started['device']} {started['precision']}; run directory {path}"
+        f"T={config.timesteps}, on {started['device']}: training {started['train_precision']}, validation "
+        f"{started['val_precision']}; run directory {path}"
     )

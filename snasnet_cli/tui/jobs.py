@@ -21,9 +21,7 @@ from snasnet.atomic import write_text
 from snasnet.runs import default_run_dir
 
 JOBS = ("search", "train", "eval", "export")
-DATASETS = ("digits", "synthetic", "cifar10", "cifar100", "tinyimagenet", "imagefolder")
 DEVICES = ("auto", "cpu", "cuda")
-CELLTYPES = ("backward", "forward")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,15 @@
-"""The job form: which job and its main options; dismissed with a ``JobRequest`` (or None when cancelled)."""
+"""The job form: which job and its main options; dismissed with a ``JobRequest`` (or None when cancelled).
+
+The datasets it offers are the library's registry's names. That registry's module loads torch, which the
+dashboard's process never does, so a Python process of its own reads them once, while the form is already
+open (it offers the request's dataset until then, and says so if the names cannot be read).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from dataclasses import replace
 
 from textual.app import ComposeResult
@@ -10,11 +18,38 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from snasnet_cli.tui.jobs import CELLTYPES, DATASETS, DEVICES, JOBS, JobRequest
+from snasnet.arch import CELLTYPES
+from snasnet_cli.options import DATASET_REGISTRY
+from snasnet_cli.tui.jobs import DEVICES, JOBS, JobRequest
+
+_names: dict[str, tuple[str, ...]] = {}  # registry -> its names, read once per dashboard
 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
+
+
+async def registry_choices(registry: str) -> tuple[str, ...]:
+    """The names registered in ``registry`` (``"module:NAME"``), read by another Python process."""
+    if registry not in _names:
+        code = (
+            "import json; from snasnet_cli.options import registry_names; "
+            f"print(json.dumps(registry_names({registry!r})))"
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            out, err = await process.communicate()
+        except asyncio.CancelledError:  # the form closed first: leave no process behind
+            process.kill()
+            await process.wait()
+            raise
+        if process.returncode:
+            lines = err.decode(errors="replace").strip().splitlines() or [f"exit status {process.returncode}"]
+            raise RuntimeError(lines[-1])
+        _names[registry] = tuple(json.loads(out.decode().strip().splitlines()[-1]))
+    return _names[registry]
 
 
 class LaunchScreen(ModalScreen[JobRequest | None]):
@@ -23,6 +58,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     def __init__(self, request: JobRequest) -> None:
         super().__init__()
         self.request = request
+        self.dataset_choices: tuple[str, ...] = _names.get(DATASET_REGISTRY, (request.dataset,))
 
     def compose(self) -> ComposeResult:
         r = self.request
@@ -32,7 +68,8 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield Label("job")
                 yield Select(_options(JOBS), value=r.job, allow_blank=False, compact=True, id="job")
                 yield Label("dataset")
-                yield Select(_options(DATASETS), value=r.dataset, allow_blank=False, compact=True, id="dataset")
+                datasets = _options(self.dataset_choices)
+                yield Select(datasets, value=r.dataset, allow_blank=False, compact=True, id="dataset")
                 yield Label("celltype")
                 yield Select(_options(CELLTYPES), value=r.celltype, allow_blank=False, compact=True, id="celltype")
                 yield Label("num-search")
@@ -46,6 +83,23 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="start")
                 yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        if DATASET_REGISTRY not in _names:
+            self.run_worker(self._read_datasets(), exclusive=True)
+
+    async def _read_datasets(self) -> None:
+        try:
+            names = await registry_choices(DATASET_REGISTRY)
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.query_one("#launch-error", Static).update(f"[red]could not list the datasets: {exc}[/red]")
+            return
+        select = self.query_one("#dataset", Select)
+        chosen = select.value
+        self.dataset_choices = names
+        select.set_options(_options(names))
+        if chosen in names:
+            select.value = chosen
 
     @staticmethod
     def _source_line(r: JobRequest) -> str:

@@ -173,7 +173,7 @@ class AgingEvolution(Strategy):
     Children are bred in rounds of ``round_size`` from the population as it was when the round began
     (rounds of several children keep several ranks busy; the round size is fixed, so the cells do not
     depend on the number of ranks). A child whose canonical form was scored before is bred again; after
-    ``max_tries`` such children a fresh cell is drawn from the sampler."""
+    ``max_tries`` such children a fresh cell is drawn (``draw_new``)."""
 
     def __init__(
         self,

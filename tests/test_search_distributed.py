@@ -53,7 +53,8 @@ def test_two_processes_share_the_candidates_and_rank_like_one(tmp_path, strategy
 
 
 # Each rank's clock a second apart (ranks start at different seconds), and Ctrl-C while the first
-# candidates are scored: what each rank then prints is what a user copies to resume.
+# candidates are scored: what each rank then prints is what a user copies to resume. Each rank also says
+# which run directory its search uses.
 LAUNCHER = """
 import os
 from datetime import datetime
@@ -68,11 +69,18 @@ class RankClock(datetime):
         return datetime(2026, 1, 1, 12, 0, int(os.environ["RANK"]))
 
 
+class ReportingRunDir(snasnet.search.RunDir):
+    def __init__(self, path, enabled=True):
+        super().__init__(path, enabled)
+        print(f"rank {os.environ['RANK']} runs in {self.path}", flush=True)
+
+
 def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
 
 snasnet.runs.datetime = RankClock
+snasnet.search.RunDir = ReportingRunDir
 snasnet.search.score_candidate = interrupted
 
 from snasnet_cli.app import main
@@ -88,7 +96,12 @@ def test_every_rank_reports_rank_0s_default_run_directory(tmp_path):
     stopped = subprocess.run(
         [*launcher, "launch.py", *args, "--quiet"], capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path
     )
-    reported = re.findall(r"snasnet search --resume (\S+)", stopped.stdout + stopped.stderr)
+    output = stopped.stdout + stopped.stderr
+    assert sorted(set(re.findall(r"rank (\d) runs in (\S+)", output))) == [
+        ("0", "runs/search-20260101-120000"),
+        ("1", "runs/search-20260101-120000"),
+    ], output
+    reported = re.findall(r"snasnet search --resume (\S+)", output)
     assert reported == ["runs/search-20260101-120000"], stopped.stderr
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["search-20260101-120000"]
 

@@ -116,7 +116,7 @@ def test_quiet_drops_the_progress_not_the_result(tmp_path, capsys, our_checkpoin
     path, _ = our_checkpoint
     code, out, err = snasnet_eval(capsys, str(path), "--quiet", "--run-dir", str(tmp_path / "eval"))
     assert code == 0, err
-    assert "360 test images" in out and re.search(r"top-1\W+\d+\.\d\d%", out), out
+    assert "360 test images" in out and re.search(r"top-1 \(fp32\)\W+\d+\.\d\d%", out), out
     assert err == ""
 
 

@@ -28,7 +28,14 @@ def epoch(n: int, **changes: object) -> dict:
 def fake_fit(config, path, listeners=()):
     """The events a two-epoch training sends its listeners."""
     events = [
-        {"event": "run_started", "epochs": 2, "steps_per_epoch": 3, "device": "cpu", "precision": "fp32"},
+        {
+            "event": "run_started",
+            "epochs": 2,
+            "steps_per_epoch": 3,
+            "device": "cpu",
+            "train_precision": "fp32",
+            "val_precision": "fp32",
+        },
         {"event": "train_step", "epoch": 1, "step": 3, "steps": 3, "loss": 1.0, "acc": 0.5, "images_per_s": 50.0},
         epoch(1),
         {"event": "train_step", "epoch": 2, "step": 3, "steps": 3, "loss": 0.5, "acc": 0.5, "images_per_s": 50.0},
@@ -38,7 +45,7 @@ def fake_fit(config, path, listeners=()):
     for event in events:
         for listener in listeners:
             listener(event)
-    return SimpleNamespace(best_acc=0.6, best_epoch=1, run_dir=path)
+    return SimpleNamespace(best_acc=0.6, best_epoch=1, run_dir=path, precision="fp32")
 
 
 @pytest.mark.parametrize("stderr_is_a_terminal", [False, True])

@@ -68,7 +68,7 @@ def test_redirected_stdout_holds_the_run_each_epoch_and_the_summary_in_order(
         "epoch 2/2",
         "best validation",
     ], lines
-    assert lines[1] == epoch_line(epoch(1)) and lines[3].startswith("best validation accuracy 60.00% (epoch 1)")
+    assert lines[1] == epoch_line(epoch(1)) and lines[3].startswith("best validation accuracy 60.00% (epoch 1, fp32)")
     if stderr_is_a_terminal:
         assert "step 3/3" in terminal.getvalue()  # the bar went to the terminal, and only the bar
         assert "epoch 1/2  train loss" not in terminal.getvalue()

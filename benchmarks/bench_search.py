@@ -118,7 +118,7 @@ def original_way(
                 full = torch.ones((batch, batch), device=x.device, dtype=precision) * n
                 sparsity = (x.sum(1) / n).unsqueeze(1).to(precision)
                 norm = (sparsity @ (1 - sparsity.t())) + ((1 - sparsity) @ sparsity.t())
-                rescale = 0.5 / (n * norm + 1e-3)  # the paper's (DESIGN.md); the original code has no n
+                rescale = 0.5 / (n * norm + 1e-3)  # the original's current code (its first release had no n)
                 k10, k01 = x @ (1 - x.t()), (1 - x) @ x.t()  # exact: integer counts in float32
                 state["K"] = state["K"] + (full - rescale * (k01 + k10).to(precision)).cpu().numpy()
                 state["count"] += 1

@@ -4,7 +4,7 @@
     python benchmarks/score_vs_accuracy.py --archs 30 --epochs 5 --celltype forward
 
 Scores ``--archs`` distinct cells drawn by the search's random strategy with every registered score
-(``sahd``, ``sahd_original``, ``hamming``), trains each briefly with ``snasnet.train`` (digits defaults:
+(``sahd``, ``sahd_v1``, ``hamming``), trains each briefly with ``snasnet.train`` (digits defaults:
 Adam), and prints Kendall's tau between each score and the test accuracy, and between the scores. The paper
 reports tau 0.646 for SAHD and 0.519 for plain Hamming on CIFAR-100 (after full training).
 """

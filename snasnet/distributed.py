@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from snasnet.device import resolve_device
+from snasnet.runs import default_run_dir
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ def broadcast_object(obj: object, env: DistEnv, src: int = 0) -> object:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def shared_run_dir(run_dir: str | os.PathLike | None, job: str, env: DistEnv) -> Path:
+    """A job's run directory, the same on every rank: rank 0's ``run_dir``, or its default
+    ``runs/<job>-<time>`` (which each rank would take from its own clock, a second apart or more)."""
+    return Path(broadcast_object(str(run_dir or default_run_dir(job)) if env.is_main else None, env))
 
 
 def all_reduce_sum(tensor: torch.Tensor, env: DistEnv) -> torch.Tensor:

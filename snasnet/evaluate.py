@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from snasnet.checkpoint import FORMAT, load_checkpoint, read_checkpoint
+from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.data import DataBundle, get_dataset
 from snasnet.device import resolve_device, to_device
 from snasnet.distributed import DistEnv, all_reduce_sum
@@ -169,19 +169,11 @@ class EvalConfig:
     workers: int = 0
 
 
-def _trained_on(raw: dict) -> dict:
-    """The data settings our checkpoints record (empty for the original's)."""
-    if raw.get("format") != FORMAT:
-        return {}
-    train = raw.get("train_config") or {}
-    return {k: train[k] for k in ("dataset", "data_dir", "dataset_options") if k in train}
-
-
 def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     """The checkpoint's model and the dataset to evaluate it on, or a one-line error for a file that is not
     a checkpoint, a network the arguments do not describe, or data the network does not take."""
     raw = read_checkpoint(config.checkpoint)  # fails early, and clearly, for a bad file
-    trained = _trained_on(raw)
+    trained = trained_on(raw)
     del raw
     name = config.dataset or trained.get("dataset")
     if name is None:

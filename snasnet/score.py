@@ -13,6 +13,7 @@ The kernels are summed in float64 on the model's device: no host round trip per 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,27 @@ SCORES: Registry[Kernel] = Registry("score")
 #: ``@register_score("name")`` registers a kernel; a name can be registered once
 register_score = SCORES.register
 list_scores = SCORES.names
-get_score = SCORES.get
+
+#: former names of scores: still accepted, with a FutureWarning, and recorded under the new name
+RENAMED_SCORES = {"sahd_original": "sahd_v1"}
+
+
+def score_name(name: str) -> str:
+    """The current name of a score: a former name (``RENAMED_SCORES``) warns and gives the new one."""
+    new = RENAMED_SCORES.get(name)
+    if new is None:
+        return name
+    warnings.warn(
+        f"score {name!r} is now called {new!r} (the original's first-release kernel): use {new}",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return new
+
+
+def get_score(name: str) -> Kernel:
+    """The kernel registered as ``name`` (or under a former name's new one)."""
+    return SCORES.get(score_name(name))
 
 
 # --- the pieces every kernel here is made of ------------------------------------------------------
@@ -66,19 +87,20 @@ def expected_distances(rates: torch.Tensor) -> torch.Tensor:
 
 @register_score("sahd")
 def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
-    """The paper's sparsity-aware Hamming kernel (DESIGN.md): ``K = N - 0.5 / (N E + 1e-3) * d``, with
-    ``d`` the Hamming distances and ``N E`` the distances expected from the codes' firing rates, so that
-    sparse codes are not taken for similar ones only because they are sparse."""
+    """The sparsity-aware Hamming kernel of the paper and of the original repository's current
+    ``computing_K_eachtime`` (DESIGN.md): ``K = N - 0.5 / (N E + 1e-3) * d``, with ``d`` the Hamming
+    distances and ``N E`` the distances expected from the codes' firing rates, so that sparse codes are not
+    taken for similar ones only because they are sparse."""
     neurons = codes.shape[1]
     distances, rates = hamming_distances(codes)
     return neurons - 0.5 / (neurons * expected_distances(rates) + 1e-3) * distances
 
 
-@register_score("sahd_original")
-def original_hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
-    """The original code's kernel (``computing_K_eachtime``): ``K = N - 0.5 / (E + 1e-3) * d``. Without the
-    factor N of the paper the distances are divided by a per-neuron expectation: reproduces the original's
-    rankings."""
+@register_score("sahd_v1")
+def first_release_hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
+    """The kernel of the original repository's first release (commit 6534c37), formerly ``sahd_original``:
+    ``K = N - 0.5 / (E + 1e-3) * d``. Without the factor N that its later code and the paper have, the
+    distances are divided by a per-neuron expectation."""
     neurons = codes.shape[1]
     distances, rates = hamming_distances(codes)
     return neurons - 0.5 / (expected_distances(rates) + 1e-3) * distances

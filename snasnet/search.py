@@ -34,13 +34,20 @@ from snasnet.arch import CELLTYPES, Architecture
 from snasnet.arch_file import BEST_ARCH
 from snasnet.atomic import atomic_file, write_text
 from snasnet.data import DataBundle, get_dataset
-from snasnet.distributed import DistEnv, broadcast_object, gather_objects, init_distributed, shutdown
+from snasnet.distributed import (
+    DistEnv,
+    broadcast_object,
+    gather_objects,
+    init_distributed,
+    shared_run_dir,
+    shutdown,
+)
 from snasnet.errors import ConfigError, SnasnetError
 from snasnet.model import build_model
-from snasnet.runs import EVENTS, EventReader, RunDir, default_run_dir
-from snasnet.score import get_score, score_network
+from snasnet.runs import EVENTS, EventReader, RunDir, package_versions
+from snasnet.score import get_score, score_name, score_network
 from snasnet.seeding import derive_seed
-from snasnet.strategies import make_strategy
+from snasnet.strategies import STRATEGIES, Strategy, make_strategy
 
 CANDIDATES_CSV = "candidates.csv"
 #: options a resumed search may change: how many candidates, where they run and read their data, how many
@@ -76,12 +83,14 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(self.data_dir))
+        object.__setattr__(self, "score", score_name(self.score))  # a renamed score is recorded by its new name
 
     def validate(self) -> None:
-        """One clear error for a setting that cannot work (before any work starts)."""
+        """One clear error for a setting that cannot work (before any work starts; cheap: builds nothing)."""
         if self.celltype not in CELLTYPES:
             raise ConfigError(f"unknown cell type {self.celltype!r}: choose forward or backward")
         get_score(self.score)
+        STRATEGIES.get(self.strategy)
         checks = (
             ("--num-search", self.num_search, 1),
             ("--batch-size", self.batch_size, 2),
@@ -94,9 +103,8 @@ class SearchConfig:
         for option, value, least in checks:
             if value is not None and value < least:
                 raise ConfigError(f"{option} must be at least {least} (got {value})")
-        self.make_strategy()
 
-    def make_strategy(self):
+    def make_strategy(self) -> Strategy:
         options = {"population": self.population, "tournament": self.tournament} if self.strategy == "evolution" else {}
         return make_strategy(self.strategy, self.celltype, self.seed, self.num_search, **options)
 
@@ -240,26 +248,67 @@ def resume_config(run_dir: str | os.PathLike, **changes: object) -> SearchConfig
     """The stored configuration with ``changes``; only RESUMABLE_CHANGES may differ from it (anything else
     would change the candidates or their scores)."""
     stored = load_search_config(run_dir)
-    for key, value in changes.items():
-        if key not in RESUMABLE_CHANGES and getattr(stored, key) != value:
+    wanted = stored.replace(**changes)  # (in the stored form: a renamed score by its new name)
+    for key in changes:
+        if key not in RESUMABLE_CHANGES and getattr(stored, key) != getattr(wanted, key):
             raise ConfigError(
                 f"{run_dir} was searched with {key}={getattr(stored, key)!r}; a resumed search keeps its settings "
                 f"(only {', '.join(RESUMABLE_CHANGES)} may change): drop that option, or start a new search"
             )
-    return stored.replace(**changes)
+    return wanted
 
 
 def read_scored(run_dir: str | os.PathLike) -> dict[int, Candidate]:
     """The candidates an earlier run recorded (``candidate_scored`` events; a torn last line is skipped)."""
-    scored = {}
+    return _read_recorded(run_dir)[0]
+
+
+def _read_recorded(run_dir: str | os.PathLike) -> tuple[dict[int, Candidate], dict]:
+    """``read_scored``, and the first ``run_started`` event (what the events were made with)."""
+    scored, first_start = {}, {}
     for event in EventReader(Path(run_dir) / EVENTS).read_new():
-        if event["event"] == "candidate_scored":
+        if event["event"] == "run_started" and not first_start:
+            first_start = event
+        elif event["event"] == "candidate_scored":
             try:
                 candidate = Candidate.from_event(event)
             except (KeyError, TypeError, ValueError, SnasnetError):
                 continue
             scored[candidate.index] = candidate
-    return scored
+    return scored, first_start
+
+
+#: ``run_started`` fields that are options of the search
+_STARTED_OPTIONS = ("strategy", "dataset", "celltype", "score", "seed")
+
+
+def _origin(run_dir: Path, first_start: dict) -> dict:
+    """What a run's recorded candidates were made with, read before a resume rewrites ``run.json``."""
+    info = RunDir(run_dir).read_info()
+    return {
+        "started": {key: first_start[key] for key in _STARTED_OPTIONS if key in first_start},
+        "config": info.get("config") or {},
+        "snasnet": (info.get("versions") or {}).get("snasnet"),
+    }
+
+
+def _mismatch_reason(config: SearchConfig, origin: dict) -> str:
+    """Why a resumed search proposes other cells than its events hold: the options that differ from what
+    the events, then ``run.json``, were made with, or else the snasnet version."""
+    now, differences = config.to_dict(), {}
+    for source, recorded in (("its events were made with", origin["started"]), ("its run.json has", origin["config"])):
+        for key, value in recorded.items():
+            if key in now and key not in differences and key not in RESUMABLE_CHANGES and value != now[key]:
+                differences[key] = f"{source} {key}={value!r}, this search {key}={now[key]!r}"
+    if differences:
+        return "; ".join(differences.values())
+    version = package_versions().get("snasnet")
+    if origin["snasnet"] != version:
+        return f"its events were made by snasnet {origin['snasnet']}, which proposed other cells than {version}"
+    return (
+        "no option that decides the candidates differs from its run.json: its events come from another run, "
+        "or from a snasnet that proposed other cells"
+    )
 
 
 CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds")
@@ -324,10 +373,11 @@ def run_search(
     rank calls this; rank 0 returns the result, the others None. Ctrl-C or SIGTERM (see
     ``interrupts.sigterm_as_interrupt``) ends the run as ``cancelled``, resumable."""
     config.validate()
+    strategy = config.make_strategy()
     own_group = not (dist.is_available() and dist.is_initialized())
     env, device = init_distributed(config.device)
     try:
-        return _search(config, env, device, run_dir, resume, on_event)
+        return _search(config, strategy, env, device, run_dir, resume, on_event)
     finally:
         if own_group:
             shutdown()
@@ -335,17 +385,19 @@ def run_search(
 
 def _open_run(
     config: SearchConfig, env: DistEnv, run_dir: str | os.PathLike | None, resume: bool
-) -> tuple[RunDir, dict[int, Candidate]]:
-    """Rank 0 makes (or reopens) the run directory and reads what a resumed run scored; the other ranks
-    get the same candidates, or the same error, so no rank is left waiting."""
-    path = Path(run_dir) if run_dir is not None else default_run_dir("search")
-    error, scored = None, {}
+) -> tuple[RunDir, dict[int, Candidate], dict]:
+    """Rank 0 makes (or reopens) the run directory and reads what a resumed run scored and what with (the
+    origin, for ``_mismatch_reason``); the other ranks get the same directory, candidates and origin, or the
+    same error, so no rank is left waiting."""
+    path = shared_run_dir(run_dir, "search", env)
+    error, scored, origin = None, {}, {}
     if env.is_main:
         try:
             if resume:
                 if not (path / "run.json").is_file():
                     raise ConfigError(f"{path} holds no run to resume (no run.json)")
-                scored = {i: c.to_event() for i, c in read_scored(path).items()}
+                recorded, first_start = _read_recorded(path)
+                scored, origin = {i: c.to_event() for i, c in recorded.items()}, _origin(path, first_start)
             run = RunDir.create(
                 "search", config.to_dict(), path, celltype=config.celltype, seed=config.seed, resume=resume
             )
@@ -353,16 +405,17 @@ def _open_run(
             error = str(exc)
             if not env.enabled:
                 raise
-    error, scored = broadcast_object((error, scored), env)
+    error, scored, origin = broadcast_object((error, scored, origin), env)
     if error is not None:
         raise SnasnetError(error)
     if not env.is_main:
         run = RunDir(path, enabled=False)
-    return run, {i: Candidate.from_event(e) for i, e in scored.items()}
+    return run, {i: Candidate.from_event(e) for i, e in scored.items()}, origin
 
 
 def _search(
     config: SearchConfig,
+    strategy: Strategy,
     env: DistEnv,
     device: torch.device,
     run_dir: str | os.PathLike | None,
@@ -372,8 +425,7 @@ def _search(
     bundle = get_dataset(config.dataset, config.data_dir, config.download, **config.dataset_options)
     preset, model_options = _model_options(config, bundle)
     batches = scoring_batches(bundle.search_set, config.batch_size, config.repeat, config.seed, device)
-    strategy = config.make_strategy()
-    run, earlier = _open_run(config, env, run_dir, resume)
+    run, earlier, origin = _open_run(config, env, run_dir, resume)
     if on_event is not None:
         run.subscribe(on_event)
     csv_path = run.path / CANDIDATES_CSV
@@ -419,8 +471,8 @@ def _search(
                     run.emit("candidate_scored", **new[i])
                 elif earlier[i].arch != arch:
                     raise ConfigError(
-                        f"{run.path} recorded candidate {i} as {earlier[i].arch}, but its configuration proposes "
-                        f"{arch}: its events do not belong to its run.json; start a new search"
+                        f"{run.path} recorded candidate {i} as {earlier[i].arch}, but this search proposes {arch}: "
+                        f"{_mismatch_reason(config, origin)}; start a new search"
                     )
                 else:
                     candidate = earlier[i]

@@ -3,8 +3,9 @@
 
 A strategy proposes canonical cells (``Architecture.canonical()``), never the same one twice, and is
 told each one's score before it proposes again. Everything it draws comes from a generator seeded by the
-search's seed, and what it proposes depends only on that seed and the scores it was told, so a search
-replays exactly: after an interruption, and with any number of ranks scoring the proposals.
+search's seed, and what it proposes depends only on that seed and the scores it was told, not on its budget
+(the first k cells of a budget are those of any larger one), so a search replays exactly: after an
+interruption, with another budget, and with any number of ranks scoring the proposals.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from snasnet.registry import Registry
 #: counting the backward space takes seconds).
 SPACE_SIZES = {"forward": 7012, "backward": 102596}
 
+#: consecutive sampler draws that found no new cell, after which ``draw_new`` takes the cells not yet seen in
+#: a shuffled order: the sampler draws some cells far more rarely than others, so collecting the last ones
+#: would take millions of draws. The forward space stalls after about 6400 distinct cells (30000 draws), so
+#: searches of the default 5000 cells still get exactly the sampler's cells.
+STALL_DRAWS = 100
+
 
 class Strategy:
     """Proposes up to ``budget`` distinct canonical cells: ``propose(limit)`` returns the next ones (at
@@ -35,6 +42,8 @@ class Strategy:
         self.space_exhausted = budget > self.budget
         self.generator = torch.Generator().manual_seed(seed)
         self.seen: set[Architecture] = set()
+        #: the cells not seen when the sampler stalled, shuffled, next one last (None: still drawing)
+        self._unseen: list[Architecture] | None = None
 
     def propose(self, limit: int) -> list[Architecture]:
         raise NotImplementedError
@@ -53,10 +62,18 @@ class Strategy:
         return True
 
     def draw_new(self) -> Architecture:
-        """The next cell from the original's sampler whose canonical form is new. Every canonical cell can
-        be drawn and the budget is at most the space's size, so this ends."""
-        while True:
-            arch = sample(self.generator, self.celltype).canonical()
+        """The next cell from the original's sampler whose canonical form is new; once ``STALL_DRAWS`` draws
+        in a row found none, the next of the cells not seen by then, in an order drawn from the same
+        generator. A budget is at most the space's size, so this ends."""
+        if self._unseen is None:
+            for _ in range(STALL_DRAWS):
+                arch = sample(self.generator, self.celltype).canonical()
+                if self._accept(arch):
+                    return arch
+            rest = [arch for arch in enumerate_canonical(self.celltype) if arch not in self.seen]
+            self._unseen = [rest[i] for i in reversed(torch.randperm(len(rest), generator=self.generator).tolist())]
+        while True:  # (evolution's children may have taken some of them since)
+            arch = self._unseen.pop()
             if self._accept(arch):
                 return arch
 
@@ -84,26 +101,15 @@ DEFAULT_BUDGET = 5000
 
 @register_strategy("random")
 class RandomSearch(Strategy):
-    """The original's search: cells from its sampler (``snasnet.arch.sample``), in the order drawn,
-    each canonical form once: draws until ``budget`` distinct cells are proposed.
-
-    Asked for the whole space, it proposes every cell in a random order instead: the sampler draws some
-    cells far more rarely than others, so collecting the last ones would take millions of draws."""
+    """The original's search: cells from its sampler (``snasnet.arch.sample``), in the order drawn, each
+    canonical form once, until ``budget`` distinct cells are proposed; where the sampler stalls, the rest of
+    the space in a random order (``draw_new``)."""
 
     def __init__(self, celltype: str, seed: int, budget: int | None = None) -> None:
         super().__init__(celltype, seed, DEFAULT_BUDGET if budget is None else budget)
-        self._shuffled: list[Architecture] | None = None
-        if self.budget == SPACE_SIZES[celltype]:
-            cells = list(enumerate_canonical(celltype))
-            self._shuffled = [cells[i] for i in torch.randperm(len(cells), generator=self.generator).tolist()]
 
     def propose(self, limit: int) -> list[Architecture]:
-        count = self._remaining(limit)
-        if self._shuffled is None:
-            return [self.draw_new() for _ in range(count)]
-        out, self._shuffled = self._shuffled[:count], self._shuffled[count:]
-        self.seen.update(out)
-        return out
+        return [self.draw_new() for _ in range(self._remaining(limit))]
 
 
 @register_strategy("exhaustive")
@@ -167,7 +173,7 @@ class AgingEvolution(Strategy):
     Children are bred in rounds of ``round_size`` from the population as it was when the round began
     (rounds of several children keep several ranks busy; the round size is fixed, so the cells do not
     depend on the number of ranks). A child whose canonical form was scored before is bred again; after
-    ``max_tries`` such children a fresh cell is drawn from the sampler."""
+    ``max_tries`` such children a fresh cell is drawn (``draw_new``)."""
 
     def __init__(
         self,

@@ -24,14 +24,14 @@ from pathlib import Path
 import torch.distributed as dist
 
 from snasnet.checkpoint import FORMAT, read_checkpoint
-from snasnet.distributed import broadcast_object, init_distributed, shutdown
+from snasnet.distributed import init_distributed, shared_run_dir, shutdown
 from snasnet.errors import CheckpointError, ConfigError
 from snasnet.evaluate import Stopped
 from snasnet.interrupts import GracefulStop
 from snasnet.model import SNASNet
 from snasnet.precision import REPORTED
 from snasnet.recipe import DATASET_DEFAULTS, DEFAULT_ARCH, TrainConfig, train_config
-from snasnet.runs import RunDir, default_run_dir
+from snasnet.runs import RunDir
 from snasnet.trainer import CHECKPOINTS, Interrupted, Trainer
 
 # the public API of training, as README's example imports it
@@ -112,7 +112,7 @@ def _execute(
         trainer = Trainer(config, env, device)
         if state is not None:
             trainer.load_state(state, state["_source"])
-        path = broadcast_object(str(run_dir or default_run_dir("train")) if env.is_main else None, env)
+        path = shared_run_dir(run_dir, "train", env)
         run = RunDir.create(
             "train",
             asdict(config),

@@ -256,6 +256,7 @@ class Trainer:
             "val_acc": val.top1 if val else None,
             "val_top5": val.top5 if val else None,
             "val_precision": val.precision if val else None,
+            "mean_firing_rate": val.mean_firing_rate if val else None,
             "train_precision": self.precision,
             "lr": lr,
             "firing_rates": val.firing_rates if val else None,

@@ -14,10 +14,10 @@ from snasnet.errors import ConfigError
 from snasnet.model import build_model
 from snasnet.score import (
     KernelSum,
+    first_release_hamming_kernel,
     get_score,
     hamming_kernel,
     list_scores,
-    original_hamming_kernel,
     plain_hamming_kernel,
     register_score,
     score_network,
@@ -49,14 +49,25 @@ def test_hamming_kernel_equals_the_hand_computed_sparsity_aware_kernel():
     assert get_score("sahd") is hamming_kernel
 
 
-def test_original_kernel_has_no_factor_n_in_the_rescale():
+def test_first_release_kernel_has_no_factor_n_in_the_rescale():
     expected = symmetric(
         4.0,
         4 - 0.5 / (EXPECTED_01 + 1e-3) * 2,
         4 - 0.5 / (EXPECTED_02 + 1e-3) * 3,
         4 - 0.5 / (EXPECTED_12 + 1e-3) * 1,
     )
-    torch.testing.assert_close(original_hamming_kernel(CODES), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(first_release_hamming_kernel(CODES), expected, rtol=0, atol=1e-12)
+    assert get_score("sahd_v1") is first_release_hamming_kernel
+
+
+def test_the_former_name_sahd_original_still_works_and_warns_once_with_the_new_name():
+    # sahd_original was misnamed: the original's current code has the factor N (it is sahd); the kernel
+    # without it is the original's first release
+    with pytest.warns(FutureWarning, match="'sahd_original' is now called 'sahd_v1'") as caught:
+        kernel = get_score("sahd_original")
+    assert len(caught) == 1
+    assert kernel is first_release_hamming_kernel
+    assert list_scores() == ["sahd", "sahd_v1", "hamming"], "a former name is not a score of its own"
 
 
 def test_plain_hamming_kernel_counts_equal_bits():
@@ -125,7 +136,7 @@ def test_fast_path_scores_equal_the_reference_path_with_one_kernel_per_lif_outpu
     images = torch.randn(32, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     results, counts = {}, {}
     for path in ("reference", "fast"):
-        for name in ("sahd", "sahd_original", "hamming"):
+        for name in ("sahd", "sahd_v1", "hamming"):
             torch.manual_seed(2)
             model.train()
             with torch.no_grad(), KernelSum(model, get_score(name)) as kernels:
@@ -136,7 +147,7 @@ def test_fast_path_scores_equal_the_reference_path_with_one_kernel_per_lif_outpu
             assert all(0.0 <= rate <= 1.0 for rate in rates.values())
             assert sum(rate > 0 for rate in rates.values()) >= len(rates) - 1, rates
     assert counts["fast"] == counts["reference"] == 5 * len(model.lif_layers())
-    for name in ("sahd", "sahd_original", "hamming"):
+    for name in ("sahd", "sahd_v1", "hamming"):
         assert math.isfinite(results["fast", name])
         assert math.isclose(results["fast", name], results["reference", name], rel_tol=1e-10), name
 
@@ -166,6 +177,6 @@ def test_a_silent_network_scores_minus_infinity():
 def test_the_registry_refuses_a_second_score_of_the_same_name_and_names_the_choices():
     with pytest.raises(ValueError, match="already registered"):
         register_score("sahd")(plain_hamming_kernel)
-    assert {"sahd", "sahd_original", "hamming"} <= set(list_scores())
-    with pytest.raises(ConfigError, match="unknown score 'nwot': choose one of sahd, sahd_original, hamming"):
+    assert {"sahd", "sahd_v1", "hamming"} <= set(list_scores())
+    with pytest.raises(ConfigError, match="unknown score 'nwot': choose one of sahd, sahd_v1, hamming"):
         get_score("nwot")

@@ -132,6 +132,47 @@ def test_resume_keeps_the_settings_that_decide_the_scores(tmp_path):
         run_search(config(), tmp_path / "nothing", resume=True)
 
 
+def stop_after(count: int):
+    """An ``on_event`` that presses Ctrl-C once ``count`` candidates are scored."""
+    seen = []
+
+    def listener(event: dict) -> None:
+        seen.append(event["event"])
+        if seen.count("candidate_scored") == count:
+            raise KeyboardInterrupt
+
+    return listener
+
+
+def test_a_resume_with_another_num_search_continues_the_same_order(tmp_path):
+    # -n 7012 is the whole forward space: its order used to be another one than any smaller -n's
+    forward = {"celltype": "forward", "seed": 0}
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config(num_search=7012, **forward), run_dir, on_event=stop_after(3))
+    resumed = run_search(resume_config(run_dir, num_search=5), run_dir, resume=True)
+    fresh = run_search(config(num_search=5, **forward), tmp_path / "fresh")
+    assert ranking_of(resumed) == ranking_of(fresh)
+    assert [e["index"] for e in events(run_dir) if e["event"] == "candidate_scored"] == list(range(5))
+
+
+def test_a_resume_whose_events_do_not_match_names_the_option_that_differs(tmp_path):
+    run_dir = tmp_path / "run"
+    run_search(config(num_search=2), run_dir)
+    with pytest.raises(
+        ConfigError, match="recorded candidate 0 as .*its events were made with seed=3, this search seed=5"
+    ):
+        run_search(config(num_search=3, seed=5), run_dir, resume=True)
+    # run.json edited by hand (or events copied from another run): the same message
+    info = json.loads((run_dir / "run.json").read_text())
+    info["config"]["celltype"] = "forward"
+    (run_dir / "run.json").write_text(json.dumps(info))
+    with pytest.raises(
+        ConfigError, match="its events were made with celltype='backward', this search celltype='forward'"
+    ):
+        run_search(resume_config(run_dir, num_search=3), run_dir, resume=True)
+
+
 def test_a_new_search_never_overwrites_a_run(tmp_path):
     run_search(config(num_search=1), tmp_path / "run")
     with pytest.raises(Exception, match="already holds a run"):

@@ -73,7 +73,7 @@ def final_ranking(run_dir: Path) -> list[tuple]:
         (["--dataset", "mnist"], "unknown dataset 'mnist': choose one of"),
         (["--celltype", "sideways"], "unknown cell type 'sideways': choose forward or backward"),
         (["--num-search", "0"], "--num-search must be at least 1 (got 0)"),
-        (["--score", "nwot"], "unknown score 'nwot': choose one of sahd, sahd_original, hamming"),
+        (["--score", "nwot"], "unknown score 'nwot': choose one of sahd, sahd_v1, hamming"),
         (["--strategy", "grid"], "unknown strategy 'grid': choose one of random, exhaustive, evolution"),
         (["--repeat", "0"], "--repeat must be at least 1"),
     ],
@@ -97,6 +97,40 @@ def test_search_prints_progress_and_the_top_k_table(capsys, tmp_path):
     assert "3/3" in err and "cand/s" in err  # the progress bar
     code, out, err = run_cli(capsys, *SMALL_SEARCH, "-n", "2", "--quiet", "--run-dir", str(tmp_path / "quiet"))
     assert code == 0 and err == ""
+
+
+def test_the_former_score_name_warns_in_one_line_and_the_run_records_the_new_name(capsys, tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    code, _, err = run_cli(
+        capsys, *SMALL_SEARCH, "-n", "2", "--quiet", "--score", "sahd_original", "--run-dir", str(old)
+    )
+    assert code == 0, err
+    assert err.splitlines() == [
+        "snasnet: warning: score 'sahd_original' is now called 'sahd_v1' (the original's first-release kernel): "
+        "use sahd_v1"
+    ]
+    assert json.loads((old / "run.json").read_text())["config"]["score"] == "sahd_v1"
+    assert EventReader(old / "events.jsonl").read_new()[0]["score"] == "sahd_v1"
+    assert json.loads((old / "best_arch.json").read_text())["score_name"] == "sahd_v1"
+    code, _, err = run_cli(capsys, *SMALL_SEARCH, "-n", "2", "--quiet", "--score", "sahd_v1", "--run-dir", str(new))
+    assert code == 0 and err == ""
+    assert [e["score"] for e in scored(old)] == [e["score"] for e in scored(new)]
+    # a resume given the former name keeps the run's score (it is the same one)
+    code, _, err = run_cli(capsys, "search", "--resume", str(old), "-n", "3", "--quiet", "--score", "sahd_original")
+    assert code == 0 and err.count("snasnet: warning:") == 1, err
+    assert len(scored(old)) == 3
+
+
+def test_a_search_builds_its_strategy_once(capsys, tmp_path, monkeypatch):
+    # building one may enumerate the space (seconds for the backward one): checking the settings must not
+    import snasnet.search
+
+    built = []
+    real = snasnet.search.make_strategy
+    monkeypatch.setattr(snasnet.search, "make_strategy", lambda *a, **k: built.append(a) or real(*a, **k))
+    code, _, err = run_cli(capsys, *SMALL_SEARCH, "-n", "2", "--quiet", "--run-dir", str(tmp_path / "run"))
+    assert code == 0, err
+    assert len(built) == 1
 
 
 def test_resume_refuses_changed_settings_in_one_line(capsys, tmp_path):

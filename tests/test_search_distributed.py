@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -49,3 +50,69 @@ def test_two_processes_share_the_candidates_and_rank_like_one(tmp_path, strategy
     started = EventReader(tmp_path / "two" / "events.jsonl").read_new()[0]
     assert started["world_size"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # rank 1 wrote nothing
+
+
+# Each rank's clock a second apart (ranks start at different seconds), and Ctrl-C while the first
+# candidates are scored: what each rank then prints is what a user copies to resume. Each rank also says
+# which run directory its search uses.
+LAUNCHER = """
+import os
+from datetime import datetime
+
+import snasnet.runs
+import snasnet.search
+
+
+class RankClock(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime(2026, 1, 1, 12, 0, int(os.environ["RANK"]))
+
+
+class ReportingRunDir(snasnet.search.RunDir):
+    def __init__(self, path, enabled=True):
+        super().__init__(path, enabled)
+        print(f"rank {os.environ['RANK']} runs in {self.path}", flush=True)
+
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+snasnet.runs.datetime = RankClock
+snasnet.search.RunDir = ReportingRunDir
+snasnet.search.score_candidate = interrupted
+
+from snasnet_cli.app import main
+
+main()
+"""
+
+
+def test_every_rank_reports_rank_0s_default_run_directory(tmp_path):
+    (tmp_path / "launch.py").write_text(LAUNCHER)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    args = ["search", "--dataset", "digits", "--batch-size", "32", "--seed", "3", "--device", "cpu", "-n", "4"]
+    stopped = subprocess.run(
+        [*launcher, "launch.py", *args, "--quiet"], capture_output=True, text=True, env=ENV, timeout=600, cwd=tmp_path
+    )
+    output = stopped.stdout + stopped.stderr
+    assert sorted(set(re.findall(r"rank (\d) runs in (\S+)", output))) == [
+        ("0", "runs/search-20260101-120000"),
+        ("1", "runs/search-20260101-120000"),
+    ], output
+    reported = re.findall(r"snasnet search --resume (\S+)", output)
+    assert reported == ["runs/search-20260101-120000"], stopped.stderr
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["search-20260101-120000"]
+
+    resumed = subprocess.run(
+        [*launcher, "-m", "snasnet_cli", "search", "--resume", reported[0], "--quiet"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "top 4 of 4 candidates" in resumed.stdout
+    assert [e["index"] for e in scored(tmp_path / reported[0])] == [0, 1, 2, 3]

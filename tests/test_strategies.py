@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from snasnet import strategies
 from snasnet.arch import Architecture, enumerate_canonical, forward_slots, sample
 from snasnet.errors import ConfigError
 from snasnet.strategies import (
@@ -69,12 +70,59 @@ def test_random_draws_the_original_sampler_in_order_skipping_canonical_repeats(c
 def test_random_asking_for_more_than_the_space_scores_the_whole_space_and_says_so():
     strategy = make_strategy("random", "forward", seed=0, budget=10**6)
     assert strategy.budget == 7012 and strategy.space_exhausted
-    cells = drain(strategy, limit=1000)
-    assert len(cells) == 7012 and set(cells) == set(enumerate_canonical("forward"))
-    assert cells != list(enumerate_canonical("forward")), "in a random order"
-    assert cells == drain(make_strategy("random", "forward", seed=0, budget=7012), limit=7)
     assert make_strategy("random", "forward", seed=0).budget == DEFAULT_BUDGET
     assert not make_strategy("random", "forward", seed=0).space_exhausted
+
+
+def counting_draws(monkeypatch, most: int) -> list[int]:
+    """Count the strategies' sampler draws; fail at draw ``most`` + 1 rather than draw on for minutes."""
+    draws = [0]
+
+    def counted(generator, celltype):
+        draws[0] += 1
+        assert draws[0] <= most, f"more than {most} sampler draws"
+        return sample(generator, celltype)
+
+    monkeypatch.setattr(strategies, "sample", counted)
+    return draws
+
+
+@pytest.mark.slow
+def test_random_near_the_space_size_is_quick_and_a_prefix_of_the_whole_space_order(monkeypatch):
+    # -n 7000 of the 7012 forward cells: the sampler's last cells are so rare that drawing them all took
+    # millions of draws; and the order must not depend on the budget, so that a resume with another -n
+    # continues it
+    # (seed 0 stalls after 31045 draws, at 6462 sampler cells; then the rest comes shuffled)
+    draws = counting_draws(monkeypatch, most=40_000)
+    near = drain(make_strategy("random", "forward", seed=0, budget=7000), limit=7)
+    near_draws, draws[0] = draws[0], 0
+    whole = drain(make_strategy("random", "forward", seed=0, budget=10**6), limit=1000)
+    assert len(near) == len(set(near)) == 7000
+    assert len(whole) == 7012 and set(whole) == set(enumerate_canonical("forward"))
+    assert near == whole[:7000]
+    assert near_draws == draws[0], "the budget changes neither the cells nor the draws"
+    assert whole[:300] == drain(make_strategy("random", "forward", seed=0, budget=300), limit=3)
+
+
+def test_random_takes_the_unseen_cells_in_a_seeded_order_once_the_sampler_stops_finding_new_ones(monkeypatch):
+    monkeypatch.setattr(strategies, "STALL_DRAWS", 5)
+    cells = drain(make_strategy("random", "forward", seed=2, budget=7012), limit=50)
+    # by hand: sampler cells until 5 draws in a row find none, then a permutation of the rest
+    g = torch.Generator().manual_seed(2)
+    expected: list[Architecture] = []
+    misses = 0
+    while misses < 5:
+        arch = sample(g, "forward").canonical()
+        misses = misses + 1 if arch in expected else 0
+        if not misses:
+            expected.append(arch)
+    assert 100 < len(expected) < 7012 - 100, "the switch comes part of the way through"
+    rest = [arch for arch in enumerate_canonical("forward") if arch not in expected]
+    sampled = len(expected)
+    expected += [rest[i] for i in torch.randperm(len(rest), generator=g).tolist()]
+    assert cells == expected
+    # the order does not depend on the budget: a budget past the switch gets the same first cells
+    assert drain(make_strategy("random", "forward", seed=2, budget=sampled + 40), limit=7) == expected[: sampled + 40]
 
 
 @pytest.mark.parametrize("name", ["random", "exhaustive", "evolution"])

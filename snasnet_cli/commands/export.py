@@ -40,7 +40,7 @@ PoolingOption = Annotated[int, typer.Option("--second-avgpooling", help="Origina
 TimestepsOpt = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T (default: the checkpoint's).")]
 DatasetOpt = Annotated[
     str | None,
-    typer.Option("--dataset", help=f"Images for the check: {DATASETS} (default: the preset's)."),
+    typer.Option("--dataset", help=f"Images for the check: {DATASETS} (default: the one it was trained on)."),
 ]
 CheckImagesOption = Annotated[
     int, typer.Option("--check-images", min=0, help="Test images to compare on (0: skip the comparison).")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -109,7 +111,10 @@ def search(
     repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
     timesteps: TimestepsOption = 5,
     score: Annotated[
-        str, typer.Option("--score", help=f"{choices('snasnet.score:SCORES')} (sahd: the paper's).")
+        str,
+        typer.Option(
+            "--score", help=f"{choices('snasnet.score:SCORES')} (sahd: the paper's and code's; sahd_v1: first release)."
+        ),
     ] = "sahd",
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -150,13 +155,17 @@ def search(
         "population": population,
         "tournament": tournament,
     }
-    if resume is not None:
-        if run_dir is not None and Path(run_dir) != resume:
-            raise ConfigError("--resume continues the run in its own directory: leave out --run-dir")
-        given = {k: v for k, v in options.items() if _given(ctx, k)}
-        config, path = resume_config(resume, **given), resume
-    else:
-        config, path = SearchConfig(**options), run_dir or default_run_dir("search")
+    with warnings.catch_warnings(record=True) as caught:  # a renamed --score: one line, not Python's two
+        warnings.simplefilter("always", FutureWarning)
+        if resume is not None:
+            if run_dir is not None and Path(run_dir) != resume:
+                raise ConfigError("--resume continues the run in its own directory: leave out --run-dir")
+            given = {k: v for k, v in options.items() if _given(ctx, k)}
+            config, path = resume_config(resume, **given), resume
+        else:
+            config, path = SearchConfig(**options), run_dir or default_run_dir("search")
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        typer.echo(f"snasnet: warning: {message}", err=True)
     config.validate()
 
     console = Console(stderr=True)
@@ -167,9 +176,11 @@ def search(
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
-        console.print(
-            f"search interrupted: continue it with [bold]snasnet search --resume {path}[/bold]", soft_wrap=True
-        )
+        # under torchrun, rank 0 reports: the search ran in its directory (the others' default one differs)
+        if os.environ.get("RANK", "0") == "0":
+            console.print(
+                f"search interrupted: continue it with [bold]snasnet search --resume {path}[/bold]", soft_wrap=True
+            )
         raise typer.Exit(130) from None
     if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
         return

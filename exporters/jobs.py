@@ -138,9 +138,13 @@ def export_onnx_job(
 ) -> ExportResult:
     """Export to ONNX (``batch`` None: dynamic), then ``onnx.checker`` and onnxruntime vs PyTorch on
     ``images`` test images (0: no comparison)."""
-    from exporters.onnx import check_onnx, export_onnx
+    from exporters.memory import check_batch_fits
+    from exporters.onnx import check_onnx, check_opset, export_onnx
 
+    check_opset(opset, exporter)
     model = source.load(dataset)
+    if batch is not None:
+        check_batch_fits(model, batch)  # before the run directory: a refusal, not a failed run
     trained = source.trained_on()
     batch_images, data_name = (
         check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)

@@ -33,7 +33,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from torch.onnx import _constants  # the opsets torch's exporters know (no public name for them)
 
+from exporters.memory import check_batch_fits
 from exporters.parity import Parity, compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
 from snasnet.atomic import atomic_path
@@ -174,9 +176,41 @@ def _export_torchscript(module, args, path, input_names, output_names, opset, dy
         )
 
 
-EXPORTERS: Registry[Callable[..., None]] = Registry("ONNX exporter")
-EXPORTERS.add("dynamo", _export_dynamo)
-EXPORTERS.add("torchscript", _export_torchscript)
+class Exporter(NamedTuple):
+    """One of torch's ONNX exporters and the opsets it writes for our graph."""
+
+    write: Callable[..., None]
+    opsets: range
+
+
+EXPORTERS: Registry[Exporter] = Registry("ONNX exporter")
+# dynamo has operators from 18 on; below, it writes 18, tries a version converter and keeps 18 when that fails
+EXPORTERS.add("dynamo", Exporter(_export_dynamo, range(18, _constants.ONNX_MAX_OPSET + 1)))
+# torchscript: masked_fill (the Heaviside step) has no symbolic below opset 9
+EXPORTERS.add(
+    "torchscript",
+    Exporter(_export_torchscript, range(9, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET + 1)),
+)
+
+
+def check_opset(opset: int, exporter: str = "dynamo") -> None:
+    """Refuse an opset ``exporter`` does not write."""
+    opsets = EXPORTERS.get(exporter).opsets
+    if opset not in opsets:
+        other = [f"{n} for {EXPORTERS.get(n).opsets.start}-{EXPORTERS.get(n).opsets.stop - 1}"
+                 for n in EXPORTERS.names() if n != exporter]  # fmt: skip
+        raise ConfigError(
+            f"opset {opset} is not supported by the {exporter} exporter: choose {opsets.start}-{opsets.stop - 1}"
+            + (f" (or --exporter {', '.join(other)})" if other else "")
+        )
+
+
+def file_opset(path: str | os.PathLike) -> int:
+    """The default-domain opset a file declares."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
 def export_onnx(
@@ -192,9 +226,12 @@ def export_onnx(
 ) -> OnnxGraph:
     """Write ``model`` (eval mode, its ``timesteps``) as an ONNX graph at ``path`` (atomically: an existing
     file is replaced only by a complete export). ``batch``: a fixed batch size, or None for any."""
-    build_graph, write = MODES.get(mode), EXPORTERS.get(exporter)  # unknown names: one-line errors
+    build_graph, write = MODES.get(mode), EXPORTERS.get(exporter).write  # unknown names: one-line errors
+    check_opset(opset, exporter)
     if batch is not None and batch < 1:
         raise ConfigError(f"batch must be a positive integer or dynamic (got {batch})")
+    if batch is not None:
+        check_batch_fits(model, batch)
     path = Path(path)
     start = time.perf_counter()
     was_training = model.training
@@ -210,7 +247,10 @@ def export_onnx(
     with atomic_path(path) as tmp, torch.no_grad():
         write(module, args, str(tmp), inputs, outputs, opset, batch is None)
         _write_metadata(str(tmp), model, mode, plain, state)
-    return OnnxGraph(path, mode, model.timesteps, opset, batch, exporter, inputs, outputs, state,
+        written = file_opset(tmp)
+        if written != opset:  # the exporter fell back to another opset: no file that says otherwise
+            raise ConfigError(f"the {exporter} exporter wrote opset {written}, not the opset {opset} asked for")
+    return OnnxGraph(path, mode, model.timesteps, written, batch, exporter, inputs, outputs, state,
                      time.perf_counter() - start)  # fmt: skip
 
 

@@ -167,6 +167,21 @@ class Architecture:
         return min(pruned, Architecture(swapped, self.celltype), key=str)
 
     @property
+    def reaches_output(self) -> bool:
+        """Some path of edges leads from the input node to the output node (backward edges count, a step later);
+        without one the cell's output is 0 whatever the image."""
+        return _walk_counts([list(row) for row in self.matrix])[INPUT][OUTPUT] > 0
+
+    def require_output_reached(self) -> Architecture:
+        """``self``, or an ArchitectureError for a cell whose output the input never reaches."""
+        if not self.reaches_output:
+            raise ArchitectureError(
+                f"cell {self} ({self.celltype}) has no path from the input node 0 to the output node 3, so its "
+                "output is 0 for every image: give at least one, e.g. a direct edge in row 1, column 4 (0003 ...)"
+            )
+        return self
+
+    @property
     def has_input_output_edge(self) -> bool:
         """The original's constraint on sampled cells: a direct edge input -> output."""
         return self.matrix[INPUT][OUTPUT] != 0

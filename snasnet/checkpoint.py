@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from snasnet.arch import Architecture
 from snasnet.atomic import atomic_file
-from snasnet.errors import CheckpointError, SnasnetError
+from snasnet.errors import CheckpointError, ConfigError, SnasnetError
 from snasnet.model import SNASNet, build_model, model_from_config
 from snasnet.presets import Preset
 
@@ -47,12 +48,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):
-            raise CheckpointError(
-                f"{path} holds Python objects besides tensors and plain data; refusing to unpickle them "
-                "(loaded with weights_only=True)"
-            ) from None
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint (it could not be unpickled)") from None
+        raise CheckpointError(_unpickling_refusal(path, str(exc))) from None
+    except PermissionError:
+        raise CheckpointError(f"{path}: permission denied (the file is not readable by this user)") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, IndexError):
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated, or another kind of file)"
@@ -60,6 +58,22 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path} holds a {type(data).__name__}, not a checkpoint dictionary")
     return dict(data)
+
+
+def _unpickling_refusal(path: Path, message: str) -> str:
+    """What torch's weights-only unpickler refused, in one line."""
+    blocked = re.search(r"unsupported GLOBAL (\S+) whose module \S+ is blocked", message)
+    if blocked:  # a callable such as os.system: the file holds code, which loading it would have run
+        return (
+            f"{path} holds code ({blocked.group(1)}), which was not run: it is not a plain checkpoint "
+            "(loaded with weights_only=True); do not open it with weights_only=False unless you trust its source"
+        )
+    if "unsupported global" in message.lower():
+        return (
+            f"{path} holds Python objects besides tensors and plain data; refusing to unpickle them "
+            "(loaded with weights_only=True)"
+        )
+    return f"{path} is not a PyTorch checkpoint (it could not be unpickled)"
 
 
 def trained_on(data: Mapping) -> dict:
@@ -118,6 +132,9 @@ def load_checkpoint(
     ``second_avgpooling`` they were trained with). The stem width is read from the file, since the
     original's CIFAR-10 code and its spikingjelly port differ there.
     """
+    if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1):
+        # 0 would read as "not given" below and quietly become the checkpoint's T
+        raise ConfigError(f"timesteps must be a positive integer (got {timesteps}); leave it out for the checkpoint's")
     data = read_checkpoint(path, map_location)
     source = str(path)
     if data.get("format") == FORMAT:

@@ -341,14 +341,17 @@ IMAGEFOLDER_TEST_SPLITS = ("val", "test")
 def imagefolder(
     data_dir: str | os.PathLike | None = None, download: bool = False, *, image_size: int = 32
 ) -> DataBundle:
-    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` (or ``test/``): RGB images resized
+    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` (or ``test/``; ``data_dir`` defaults to
+    ``$SNASNET_DATA``): RGB images resized
     and centre-cropped to ``image_size``, augmented like CIFAR (crop with padding size/8, flip), ImageNet
     normalisation; the cifar100 preset's widths with 5 output neurons per class."""
     from torchvision import transforms
 
-    if data_dir is None:
-        raise DataError("imagefolder needs --data-dir DIR holding train/<class>/<images> and val/<class>/<images>")
-    root = Path(data_dir).expanduser()
+    if data_dir is None and not os.environ.get(DATA_ENV):  # ./data holds the other datasets, not a class tree
+        raise DataError(
+            f"imagefolder needs --data-dir DIR (or ${DATA_ENV}) holding train/<class>/<images> and val/<class>/<images>"
+        )
+    root = data_root(data_dir)
     splits = [root / s for s in IMAGEFOLDER_TEST_SPLITS if (root / s).is_dir()]
     if not (root / "train").is_dir() or not splits:
         raise DataError(

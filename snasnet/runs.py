@@ -272,6 +272,11 @@ class EventReader:
             events.append(record)
         return events
 
+    @property
+    def pending(self) -> bool:
+        """A line without its newline waits at the end: still being written, or cut off if no writer is left."""
+        return bool(self._partial.strip())
+
 
 def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[Path]:
     """Run directories under ``root`` (those with a run.json), newest first."""

@@ -383,12 +383,22 @@ def run_search(
             shutdown()
 
 
+def _refuse_shrinking(path: Path, recorded: dict[int, Candidate], budget: int) -> None:
+    """A resume never drops scored candidates from a run's products (candidates.csv, best_arch.json)."""
+    if recorded and budget <= max(recorded):
+        raise ConfigError(
+            f"{path} holds {len(recorded)} scored candidates (up to index {max(recorded)}); resuming with "
+            f"-n {budget} would leave {sum(i >= budget for i in recorded)} of them out of candidates.csv and "
+            f"best_arch.json: give -n {max(recorded) + 1} or more (leave -n out to keep the run's own)"
+        )
+
+
 def _open_run(
-    config: SearchConfig, env: DistEnv, run_dir: str | os.PathLike | None, resume: bool
+    config: SearchConfig, env: DistEnv, run_dir: str | os.PathLike | None, resume: bool, budget: int
 ) -> tuple[RunDir, dict[int, Candidate], dict]:
     """Rank 0 makes (or reopens) the run directory and reads what a resumed run scored and what with (the
-    origin, for ``_mismatch_reason``); the other ranks get the same directory, candidates and origin, or the
-    same error, so no rank is left waiting."""
+    origin, for ``_mismatch_reason``), refusing a ``budget`` that would drop some; the other ranks get the same
+    directory, candidates and origin, or the same error, so no rank is left waiting."""
     path = shared_run_dir(run_dir, "search", env)
     error, scored, origin = None, {}, {}
     if env.is_main:
@@ -397,6 +407,7 @@ def _open_run(
                 if not (path / "run.json").is_file():
                     raise ConfigError(f"{path} holds no run to resume (no run.json)")
                 recorded, first_start = _read_recorded(path)
+                _refuse_shrinking(path, recorded, budget)  # before run.json takes the smaller budget
                 scored, origin = {i: c.to_event() for i, c in recorded.items()}, _origin(path, first_start)
             run = RunDir.create(
                 "search", config.to_dict(), path, celltype=config.celltype, seed=config.seed, resume=resume
@@ -425,7 +436,7 @@ def _search(
     bundle = get_dataset(config.dataset, config.data_dir, config.download, **config.dataset_options)
     preset, model_options = _model_options(config, bundle)
     batches = scoring_batches(bundle.search_set, config.batch_size, config.repeat, config.seed, device)
-    run, earlier, origin = _open_run(config, env, run_dir, resume)
+    run, earlier, origin = _open_run(config, env, run_dir, resume, strategy.budget)
     if on_event is not None:
         run.subscribe(on_event)
     csv_path = run.path / CANDIDATES_CSV

@@ -222,3 +222,23 @@ def test_forward_enumeration_count():
         if m[0][3]:
             pruned.add(Architecture(tuple(map(tuple, m)), "forward").pruned())
     assert len(pruned) == 4 * 1889
+
+
+@pytest.mark.parametrize(
+    ("rows", "celltype", "reaches"),
+    [
+        ("0000 0000 0000 0000", "backward", False),
+        ("0100 0000 0000 0000", "forward", False),  # 0 -> 1, and 1 leads nowhere
+        ("0100 0010 0000 0000", "forward", False),  # 0 -> 1 -> 2, and 2 leads nowhere
+        ("0100 0010 0001 0000", "forward", True),  # 0 -> 1 -> 2 -> 3
+        ("0001 0000 0000 0000", "forward", True),
+        ("0010 0000 0001 0000", "forward", True),  # 0 -> 2 -> 3
+        ("0000 0000 0000 0100", "backward", False),  # only 3 -> 1, back from the output
+    ],
+)
+def test_a_cell_reaches_its_output_when_a_path_leads_there(rows, celltype, reaches):
+    arch = Architecture.parse(rows, celltype)
+    assert arch.reaches_output is reaches
+    if not reaches:
+        with pytest.raises(ArchitectureError, match="no path from the input node 0 to the output node 3"):
+            arch.require_output_reached()

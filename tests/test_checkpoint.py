@@ -9,7 +9,7 @@ import torch
 from helpers import lively_weights
 
 from snasnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from snasnet.errors import CheckpointError
+from snasnet.errors import CheckpointError, ConfigError
 from snasnet.model import build_model
 
 GOLDEN = "0302 0030 3003 0000"
@@ -105,3 +105,42 @@ def test_original_cifar10_width_is_read_from_the_file(tmp_path):
     path = tmp_path / "save_cifar10_bw.pth.tar"
     torch.save({"state_dict": narrow.state_dict()}, path)
     assert load_checkpoint(path, arch=GOLDEN, preset="cifar10").preset.channels == 128
+
+
+class SystemCall:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo this must never run",))
+
+
+def test_a_file_whose_pickle_calls_a_blocked_module_is_said_to_hold_code_that_was_not_run(tmp_path, capfd):
+    """torch refuses it with "unsupported GLOBAL posix.system whose module posix is blocked"; it used to be
+    called "not a PyTorch checkpoint"."""
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "x": SystemCall()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "holds code (posix.system), which was not run" in message and "not a PyTorch checkpoint" not in message
+    assert "this must never run" not in capfd.readouterr().out
+
+
+def test_an_unreadable_file_is_permission_denied_not_truncated(tmp_path, digits_model, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.pt", digits_model)
+
+    def denied(*args, **kwargs):  # what open() raises for another uid's 0600 file (the tests may run as root)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(torch, "load", denied)
+    with pytest.raises(CheckpointError, match=r"m\.pt: permission denied") as info:
+        read_checkpoint(path)
+    assert "truncated" not in str(info.value)
+
+
+@pytest.mark.parametrize("timesteps", [0, -1])
+def test_timesteps_below_1_are_refused_not_read_as_the_checkpoints(tmp_path, digits_model, timesteps):
+    path = save_checkpoint(tmp_path / "m.pt", digits_model)
+    with pytest.raises(ConfigError, match=rf"timesteps must be a positive integer \(got {timesteps}\)"):
+        load_checkpoint(path, timesteps=timesteps)
+    assert load_checkpoint(path, timesteps=3).timesteps == 3

@@ -68,3 +68,15 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("rows", ["0000 0000 0000 0000", "0100 0000 0000 0000"])
+def test_arch_refuses_a_cell_whose_output_the_input_never_reaches(rows, capsys):
+    """`arch 0000 0000 0000 0000` was shown with "pruned nodes: none", as if it were a network."""
+    from snasnet_cli.app import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["arch", *rows.split()])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1, err
+    assert f"cell {rows} (backward) has no path from the input node 0 to the output node 3" in err

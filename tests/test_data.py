@@ -177,3 +177,16 @@ def test_digits_shift_moves_training_images_by_at_most_a_pixel_over_blank_backgr
         assert found, f"epoch {epoch}: not a shift of the image"
         offsets.add(found[0])
     assert len(offsets) > 1
+
+
+def test_imagefolder_reads_the_folder_in_snasnet_data_when_no_data_dir_is_given(tmp_path, monkeypatch):
+    """The help says --data-dir defaults to $SNASNET_DATA; imagefolder used to refuse to start without it."""
+    for split in ("train", "val"):
+        for c, name in enumerate(("cat", "dog")):
+            write_image(tmp_path / "tree" / split / name / "0.png", 12, 90 * c)
+    monkeypatch.setenv("SNASNET_DATA", str(tmp_path / "tree"))
+    bundle = get_dataset("imagefolder", image_size=8)
+    assert (len(bundle.train), len(bundle.test), bundle.num_classes) == (2, 2, 2)
+    monkeypatch.setenv("SNASNET_DATA", str(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"looked for .*elsewhere/train"):
+        get_dataset("imagefolder")

@@ -180,3 +180,32 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("snasnet: error: ") and result.stderr.count("\n") == 1
+
+
+def test_sigterm_during_an_evaluation_records_cancelled(tmp_path, our_checkpoint):
+    """SIGTERM (what `timeout`, a scheduler or the dashboard sends) used to kill eval with run.json at running."""
+    ours, _ = our_checkpoint
+    run = tmp_path / "run"
+    code = (
+        "import os, signal, time\n"
+        "import snasnet.evaluate as ev\n"
+        "def terminated(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "ev.evaluate = terminated\n"
+        "from snasnet_cli.app import main\n"
+        f"main(['eval', {str(ours)!r}, '--run-dir', {str(run)!r}, '--quiet'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert json.loads((run / "run.json").read_text())["status"] == "cancelled"
+    assert EventReader(run / "events.jsonl").read_new()[-1]["event"] == "run_finished"
+
+
+@pytest.mark.parametrize("timesteps", ["0", "-2"])
+def test_timesteps_below_1_are_refused(capsys, our_checkpoint, timesteps, tmp_path):
+    ours, _ = our_checkpoint
+    code, _, err = snasnet_eval(capsys, str(ours), "--timesteps", timesteps, "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"timesteps must be a positive integer (got {timesteps})" in err
+    assert not (tmp_path / "run").exists()

@@ -248,3 +248,40 @@ def test_the_dashboards_export_key_checks_on_the_data_the_checkpoint_was_trained
     command = JobRequest(job="export", dataset="synthetic", checkpoint=ckpt).command(tmp_path / "run")
     result = runner.invoke(app, command)
     assert checked == ["synthetic"], result.output
+
+
+def test_opset_7_is_refused_in_one_line_without_a_converter_traceback(checkpoint, tmp_path):
+    result = snasnet("export", "onnx", str(checkpoint), "--opset", "7", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "opset 7 is not supported by the dynamo exporter: choose 18-" in result.stderr
+    assert "--exporter torchscript for 9-" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_naming_the_largest_that_fits(checkpoint, model, tmp_path,
+                                                                                    monkeypatch, capsys):  # fmt: skip
+    """`--batch 1000000` was OOM-killed (rc 137) with no message; here the machine is made to have room for 300."""
+    from exporters.memory import activation_bytes_per_image
+    from snasnet_cli.app import main
+
+    per_image = activation_bytes_per_image(model)
+    monkeypatch.setattr("exporters.memory.available_memory", lambda: 300 * per_image + 1)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as done:
+        main(["export", "onnx", str(checkpoint), "--batch", "1000", "--run-dir", str(run)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith("snasnet: error: --batch 1000 needs about ")
+    assert err.endswith("the largest batch that fits is 300 (or give --batch dynamic)\n")
+    assert not run.exists()  # refused before the run started
+    result = runner.invoke(app, ["export", "onnx", str(checkpoint), "--batch", "300", "--check-images", "8",
+                                 "--run-dir", str(run)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_timesteps_0_is_refused_not_read_as_the_checkpoints(checkpoint, tmp_path):
+    result = snasnet("export", "onnx", str(checkpoint), "--timesteps", "0", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "timesteps must be a positive integer (got 0)" in result.stderr
+    assert not (tmp_path / "run").exists()

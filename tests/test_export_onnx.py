@@ -11,6 +11,7 @@ import torch
 from conftest import GOLDEN_ARCH
 from helpers import lively_weights
 
+from exporters.memory import activation_bytes_per_image, available_memory, check_batch_fits
 from exporters.onnx import export_onnx, initial_state, onnx_session, run_onnx
 from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
@@ -178,3 +179,48 @@ def test_golden_cifar100_weights_in_onnxruntime(tmp_path, golden_state_dict, gol
     for reference in (torch_scores(model, golden_images), golden_expected["logits"]):
         parity = compare_scores(scores, reference)
         assert parity.predictions_agree >= 29 and parity.logits_close >= 29, parity.summary()
+
+
+@pytest.mark.parametrize(("exporter", "opset", "message"), [
+    ("dynamo", 7, "opset 7 is not supported by the dynamo exporter: choose 18-"),
+    ("dynamo", 17, "opset 17 is not supported by the dynamo exporter"),
+    ("torchscript", 8, "opset 8 is not supported by the torchscript exporter: choose 9-"),
+])  # fmt: skip
+def test_an_opset_the_exporter_does_not_write_is_refused_before_any_work(tmp_path, exporter, opset, message):
+    """dynamo asked for opset 7 used to write opset 18 (after a converter traceback) and report 7."""
+    with pytest.raises(ConfigError, match=message):
+        export_onnx(digits_model(), tmp_path / "x.onnx", opset=opset, exporter=exporter)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("exporter", "opset"), [("dynamo", 20), ("torchscript", 13)])
+def test_the_reported_opset_is_the_files(tmp_path, exporter, opset):
+    graph = export_onnx(digits_model(), tmp_path / "x.onnx", opset=opset, exporter=exporter)
+    declared = [o.version for o in onnx.load(str(graph.path)).opset_import if o.domain in ("", "ai.onnx")]
+    assert declared == [opset] and graph.opset == opset
+
+
+def test_activations_per_image_grow_by_one_step_per_timestep():
+    """The stem runs once, every other layer once per step: per image = image + stem + T x step."""
+    sizes = [
+        activation_bytes_per_image(lively_weights(build_model("digits", GOLDEN_ARCH, timesteps=t), 1))
+        for t in (1, 2, 3)
+    ]
+    image = 1 * 8 * 8 * 4
+    assert sizes[2] - sizes[1] == sizes[1] - sizes[0] > 0
+    # one step holds at least the cell's three nodes at the stem's width, 32 x 8 x 8 floats each
+    assert sizes[1] - sizes[0] >= 3 * 32 * 8 * 8 * 4 and sizes[0] > image
+
+
+def test_a_fixed_batch_that_cannot_fit_is_refused_naming_the_largest_that_does():
+    model = digits_model()
+    per_image = activation_bytes_per_image(model)
+    check_batch_fits(model, 100, available=100 * per_image)  # fits exactly: no error
+    with pytest.raises(ConfigError, match=r"^--batch 101 needs about .* the largest batch that fits is 100 "):
+        check_batch_fits(model, 101, available=100 * per_image)
+
+
+def test_available_memory_is_what_the_kernel_reports():
+    with open("/proc/meminfo") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    assert abs(available_memory() - kib * 1024) < 2**30  # within 1 GiB of the moment before

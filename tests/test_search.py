@@ -219,3 +219,27 @@ def test_bad_settings_are_refused_before_any_work(tmp_path):
     with pytest.raises(DataError, match="unknown dataset 'mnist'"):
         run_search(config(dataset="mnist"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_with_a_smaller_num_search_is_refused_and_the_products_are_left_whole(tmp_path):
+    """`search -n 8; search --resume -n 3` used to rewrite candidates.csv with 3 rows and best_arch.json with a
+    worse cell."""
+    run_dir = tmp_path / "run"
+    whole = run_search(config(num_search=6), run_dir)
+    products = {name: (run_dir / name).read_bytes() for name in ("run.json", "events.jsonl", "candidates.csv",
+                                                                  "best_arch.json")}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"holds 6 scored candidates .*-n 3 would leave 3 of them out .*give -n 6"):
+        run_search(resume_config(run_dir, num_search=3), run_dir, resume=True)
+    assert {name: (run_dir / name).read_bytes() for name in products} == products
+    again = run_search(resume_config(run_dir, num_search=6), run_dir, resume=True)  # the same -n: nothing lost
+    assert ranking_of(again) == ranking_of(whole) and len(csv_rows(run_dir)) == 6
+
+
+def test_an_interrupted_search_may_be_resumed_to_stop_at_what_it_has(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config(num_search=8), run_dir, on_event=stop_after(3))
+    with pytest.raises(ConfigError, match="holds 3 scored candidates"):
+        run_search(resume_config(run_dir, num_search=2), run_dir, resume=True)
+    resumed = run_search(resume_config(run_dir, num_search=3), run_dir, resume=True)
+    assert len(resumed.candidates) == 3 and len(csv_rows(run_dir)) == 3

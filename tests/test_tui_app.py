@@ -374,3 +374,66 @@ async def test_train_eval_and_export_keys_run_the_real_jobs_on_a_real_searchs_be
         assert evaluation.top1 == pytest.approx(t.final_val_acc)  # the same network on the same test images
         (export,) = app.views[list(app.jobs)[-1]].state.exports
         assert export.format == "onnx" and Path(export.path).is_file()
+
+
+@pilot_test
+async def test_a_run_that_cannot_be_read_is_marked_in_the_runs_panel_and_the_others_are_listed(tmp_path):
+    write_search_run(tmp_path / "search-good", [3.0, 4.0])
+    bad = tmp_path / "search-bad"
+    bad.mkdir()
+    (bad / "run.json").write_text(json.dumps({"job": "search", "status": "ok", "started": T0 + 99}))
+    (bad / "events.jsonl").mkdir()
+    app = make_app(tmp_path, poll_interval=0.05)
+    said: list[str] = []
+    app.notify = lambda message, **options: said.append(message)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2, what="both runs listed")
+        rows = {str(table.get_row_at(i)[0]).strip("▶ "): [str(c) for c in table.get_row_at(i)] for i in range(2)}
+        assert rows["search-bad"][2:4] == ["unreadable", "events.jsonl: Is a directory"], rows
+        assert rows["search-good"][2:4] == ["ok", "best 4.00 (0100 0020 0003 1000), 2/2 scored"]
+    assert not [m for m in said if "reading the runs failed" in m]
+
+
+def synced_train_run(path: Path, written_at: str) -> None:
+    """A training run as rsync brings it from a GPU server: its events name the server's paths."""
+    write_train_run(path, [0.5])
+    append_events(path, [event("checkpoint_saved", T0 + 9, path=f"{written_at}/checkpoints/best.pt", kind="best",
+                               epoch=1)])  # fmt: skip
+
+
+@pilot_test
+async def test_eval_and_export_keys_open_the_checkpoint_in_the_followed_run_not_the_recorded_path(tmp_path):
+    run = tmp_path / "train-gpu"
+    synced_train_run(run, "/srv/runs/train-gpu")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "best.pt").write_bytes(b"weights")
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.views.get(run) is not None and app.views[run].state.train.checkpoints)
+        for key, command in (("e", ["eval"]), ("x", ["export", "onnx"])):
+            await pilot.press("2", key)
+            await wait_for(pilot, lambda: (tmp_path / "argv.json").exists(), what=f"the {command[0]} job")
+            argv = json.loads((tmp_path / "argv.json").read_text())
+            assert argv[: len(command) + 1] == [*command, str(run / "checkpoints" / "best.pt")]
+            (tmp_path / "argv.json").unlink()
+
+
+@pilot_test
+async def test_a_checkpoint_missing_from_the_followed_run_is_said_and_nothing_is_launched(tmp_path):
+    """A copy without its checkpoints used to evaluate the original's best.pt, silently."""
+    original = tmp_path / "original" / "train-a"
+    (original / "checkpoints").mkdir(parents=True)
+    (original / "checkpoints" / "best.pt").write_bytes(b"the original's weights")
+    copy = tmp_path / "copies" / "train-a"
+    synced_train_run(copy, str(original))
+    app = DashboardApp(RunsSource(root=copy.parent), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    said: list[str] = []
+    app.notify = lambda message, **options: said.append(message)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.views.get(copy) is not None and app.views[copy].state.train.checkpoints)
+        await pilot.press("2", "e")
+        await pilot.pause()
+        assert app.jobs == {}
+    assert f"checkpoint not found: {copy / 'checkpoints' / 'best.pt'}" in " ".join(said)

@@ -32,7 +32,7 @@ def arch(
     from snasnet.complexity import complexity
     from snasnet.model import build_model
 
-    cell = Architecture.parse(rows, celltype)
+    cell = Architecture.parse(rows, celltype).require_output_reached()
     cost = complexity(build_model(preset, cell, timesteps=timesteps, second_avgpooling=second_avgpooling))
     removed = cell.removed_nodes()
     report = {

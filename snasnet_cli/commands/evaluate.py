@@ -60,6 +60,9 @@ def evaluate(
     """
     from snasnet.errors import ConfigError
     from snasnet.evaluate import EvalConfig, evaluate_checkpoint
+    from snasnet.interrupts import sigterm_as_interrupt
+
+    sigterm_as_interrupt()  # an evaluation holds no state to save: SIGTERM ends the run as cancelled at once
 
     arch, rest = join_arch_rows(arch, [checkpoint, *ctx.args])
     if len(rest) != 1:

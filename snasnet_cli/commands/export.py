@@ -87,7 +87,9 @@ def _run_checked(fmt: str, job, summarise) -> None:
     """Run an export job; print its summary, also when its check failed (then exit 1). Ctrl-C exits 130 (the run
     records ``cancelled``)."""
     from exporters.jobs import CheckFailed
+    from snasnet.interrupts import sigterm_as_interrupt
 
+    sigterm_as_interrupt()  # SIGTERM records cancelled, as Ctrl-C (the file is written atomically or not at all)
     try:
         summarise(job())
     except CheckFailed as exc:
@@ -114,7 +116,7 @@ def onnx_command(
         ),
     ] = "unrolled",
     batch: Annotated[str, typer.Option("--batch", help="Batch size of the graph: N, or dynamic.")] = "dynamic",
-    opset: Annotated[int, typer.Option("--opset", min=7, help="ONNX opset version.")] = 18,
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset version (dynamo: 18-23, torchscript: 9-20).")] = 18,
     spike_counts: Annotated[
         bool, typer.Option("--spike-counts", help="Add each LIF layer's spikes per image as outputs.")
     ] = False,

@@ -24,7 +24,7 @@ from snasnet_cli.tui.jobs import Job, JobRequest, write_arch_file
 from snasnet_cli.tui.screens.help import HelpScreen
 from snasnet_cli.tui.screens.launch import LaunchScreen
 from snasnet_cli.tui.screens.quit import ConfirmQuitScreen
-from snasnet_cli.tui.source import RunsSource, RunView
+from snasnet_cli.tui.source import RunsSource, RunView, local_checkpoint
 from snasnet_cli.tui.state import Candidate, SpikeReading
 from snasnet_cli.tui.widgets.common import status_text
 from snasnet_cli.tui.widgets.log import LogPanel
@@ -188,6 +188,8 @@ class DashboardApp(App[None]):
         """The run's status, and a note when its process (started here) ended without saying how."""
         job = self.jobs.get(view.path)
         status = view.state.status
+        if view.error is not None:
+            return "unreadable", view.error
         if job is not None and job.returncode is not None and not view.state.finished:
             return ("died" if job.returncode != 0 else status), job.describe_exit()
         if job is not None and job.returncode is None and status == "unknown":
@@ -280,13 +282,15 @@ class DashboardApp(App[None]):
             return None
         saved = train.state.train.checkpoints
         chosen = next((c for c in reversed(saved) if c.kind == "best"), saved[-1])
-        path = Path(chosen.path)
-        return path if path.is_absolute() or path.exists() else train.path / path
+        return local_checkpoint(train.path, chosen.path)  # in the run followed here, wherever it was written
 
     def _checkpoint_job(self, job: str) -> None:
         checkpoint = self._checkpoint()
         if checkpoint is None:
             self.notify(f"{job} needs a checkpoint: follow a training run that saved one (5)", severity="warning")
+            return
+        if not checkpoint.is_file():
+            self.notify(f"checkpoint not found: {checkpoint} (not synced or copied with the run?)", severity="error")
             return
         train = self.views[self.current["train"]]
         dataset = train.state.train.dataset or self.defaults.dataset

@@ -2,8 +2,10 @@
 
 ``RunsSource.poll()`` reads only what was appended to each ``events.jsonl`` since the last poll (``EventReader``
 keeps the offset, leaves a half-written line for later and counts malformed ones) and re-reads a ``run.json`` only
-when it changed. It does file I/O, so the dashboard calls it from a worker thread; it imports no textual and no
-torch. Tests hand the app a source over prepared directories (or any object with the same ``poll``/``add``).
+when it changed. A run that cannot be read is marked (``RunView.error``), never hides the others; a finished
+run's last line without its newline counts as skipped. It does file I/O, so the dashboard calls it from a worker
+thread; it imports no textual and no torch. Tests hand the app a source over prepared directories (or any object
+with the same ``poll``/``add``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 from snasnet.runs import EVENTS, RUN_JSON, EventReader, list_runs
 from snasnet_cli.tui.state import RunState, reduce, with_info
 
+# where a training writes its checkpoints in its run directory (snasnet.trainer.CHECKPOINTS; that module imports torch)
+CHECKPOINTS = "checkpoints"
+
 
 @dataclass(frozen=True)
 class RunView:
@@ -24,7 +29,8 @@ class RunView:
     path: Path
     info: dict
     state: RunState
-    skipped: int  # malformed lines of events.jsonl that were skipped
+    skipped: int  # malformed lines of events.jsonl that were skipped (a finished run's cut-off last line too)
+    error: str | None = None  # why the run cannot be read (e.g. "events.jsonl: Is a directory"); None if it can
 
     @property
     def name(self) -> str:
@@ -39,15 +45,23 @@ class RunFollower:
     reader: EventReader = field(init=False)
     state: RunState = field(default_factory=RunState)
     info: dict = field(default_factory=dict)
+    error: str | None = None
     _info_stamp: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self.reader = EventReader(self.path / EVENTS)
 
     def poll(self) -> bool:
-        """Read what is new; True if anything changed."""
-        changed = False
-        events = self.reader.read_new()
+        """Read what is new; True if anything changed. A file that cannot be read (a directory, no permission)
+        sets ``error``, which the next poll clears once it reads again."""
+        before = self.error
+        try:
+            events = self.reader.read_new()
+        except OSError as exc:
+            self.error, events = f"{EVENTS}: {exc.strerror or exc}", []
+        else:
+            self.error = None
+        changed = self.error != before
         if events:
             self.state = reduce(self.state, events)
             changed = True
@@ -61,13 +75,21 @@ class RunFollower:
                 self.info = json.loads((self.path / RUN_JSON).read_text())
                 self._info_stamp = stamp
                 changed = True
-            except (OSError, ValueError):
-                self._info_stamp = None  # missing, or edited by hand mid-write: the next poll tries again
+            except FileNotFoundError:
+                self._info_stamp = None  # not written yet: the next poll tries again
+            except OSError as exc:  # a directory, no permission: say so, as for events.jsonl
+                self.error = self.error or f"{RUN_JSON}: {exc.strerror or exc}"
+                changed |= self.error != before
+            except ValueError:
+                self._info_stamp = None  # edited by hand mid-write: the next poll tries again
         return changed
 
     def view(self) -> RunView:
         info = dict(self.info) if isinstance(self.info, dict) else {}
-        return RunView(self.path, info, with_info(self.state, info), self.reader.skipped)
+        state = with_info(self.state, info)
+        # a finished run's writer is gone: a line still waiting for its newline was cut off, not late
+        cut = int(self.reader.pending and state.finished)
+        return RunView(self.path, info, state, self.reader.skipped + cut, self.error)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -115,6 +137,23 @@ class RunsSource:
             if follower is None:
                 follower = self._followers[path] = RunFollower(path)
                 changed = True
-            changed |= follower.poll()
+            try:
+                changed |= follower.poll()
+            except Exception as exc:  # one unreadable run is marked, never hides the others
+                error = f"{type(exc).__name__}: {exc}"
+                changed |= error != follower.error
+                follower.error = error
             views.append(follower.view())
         return views, changed
+
+
+def local_checkpoint(run_dir: Path, recorded: str) -> Path:
+    """Where a checkpoint a training recorded lies in ``run_dir`` as followed here. A run synced from a GPU
+    server or copied elsewhere records the path where it was written (``/srv/runs/x/checkpoints/best.pt``):
+    its part from ``checkpoints/`` on is taken in ``run_dir``, never the recorded path itself, which names
+    another machine's file or the original of a copy."""
+    parts = Path(recorded).parts
+    if CHECKPOINTS in parts[:-1]:
+        start = len(parts) - 1 - parts[::-1].index(CHECKPOINTS)
+        return Path(run_dir).joinpath(*parts[start:])
+    return Path(run_dir) / CHECKPOINTS / Path(recorded).name

@@ -11,6 +11,7 @@ STATUS_STYLES = {
     "ok": "bold green",
     "failed": "bold red",
     "died": "bold red",
+    "unreadable": "bold red",
     "cancelled": "bold magenta",
     "unknown": "dim",
 }

@@ -64,7 +64,9 @@ class RunsPanel(Vertical):
             started = row.view.state.started_ts
             when = time.strftime("%m-%d %H:%M", time.localtime(started)) if started else "-"
             name = Text(("▶ " if row.view.path == focused else "  ") + row.view.name)
-            headline = "; ".join(part for part in (summary.headline, row.note) if part)
+            # an unreadable run has no figures to show, only why
+            parts = (row.note,) if row.view.error else (summary.headline, row.note)
+            headline = "; ".join(part for part in parts if part)
             table.add_row(name, summary.job, status_text(row.status), headline, when, key=str(row.view.path))
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))

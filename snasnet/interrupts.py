@@ -12,6 +12,11 @@ the current step, with a checkpoint); a second one, a second or more later, stop
 
 ``sigterm_as_interrupt`` (search): SIGTERM raises KeyboardInterrupt at once, like Ctrl-C.
 
+``ignore_stop_signals`` (every DataLoader's ``worker_init_fn``): `timeout`, Slurm, systemd and Kubernetes
+signal the whole process group. A worker that died of it would make the DataLoader raise "worker killed by
+signal" in the main process at whatever line it was running (from its SIGCHLD handler), so the job failed
+instead of stopping. Workers ignore the request; the main process stops at its safe point and shuts them down.
+
 An exception raised from a signal handler can land anywhere, e.g. between two parameter updates of an
 optimizer step, so the handler only sets a flag that the job checks where its state is whole.
 """
@@ -71,3 +76,10 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """``DataLoader(worker_init_fn=ignore_stop_signals)``: the worker ignores SIGINT and SIGTERM, which are the
+    main process's to handle (it ends its workers itself; they also end when it dies)."""
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)

@@ -26,7 +26,7 @@ from snasnet.device import to_device
 from snasnet.distributed import DistEnv, all_reduce_sum, barrier
 from snasnet.errors import CheckpointError, ConfigError
 from snasnet.evaluate import EvalResult, evaluate
-from snasnet.interrupts import GracefulStop
+from snasnet.interrupts import GracefulStop, ignore_stop_signals
 from snasnet.model import build_model
 from snasnet.optimizers import OPTIMIZERS
 from snasnet.precision import autocast, check_precision, training_precision
@@ -89,6 +89,7 @@ class Trainer:
             batch_size=config.batch_size,
             sampler=self.sampler,
             num_workers=self.workers,
+            worker_init_fn=ignore_stop_signals,  # a signal to the process group is the main process's to handle
             pin_memory=device.type == "cuda",
             generator=torch.Generator().manual_seed(config.seed),  # not the global one: dropout's
         )

@@ -65,17 +65,32 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
-    except OSError as exc:  # a full disk, a read-only file system: one line that names the file
+    except Exception as exc:
         tmp.unlink(missing_ok=True)
-        raise _storage_error(path, exc) from None
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        raise _storage_error(path, cause, kept=True) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync(path.parent)  # make the rename itself durable
 
 
-def _storage_error(path: Path, exc: OSError) -> StorageError:
-    return StorageError(f"cannot write {path}: {exc.strerror or exc}")
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError behind ``exc``: itself, or one that a writer wrapped (torch.save raises a RuntimeError
+    "enforce fail at inline_container.cc" whose context is the ENOSPC of the write)."""
+    for _ in range(5):
+        if exc is None or isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _storage_error(path: Path, exc: OSError, kept: bool = False) -> StorageError:
+    """One line that names the file and the system's reason (a full disk, a read-only file system ...)."""
+    note = "; the file there before, if any, is left as it was" if kept else ""
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}{note}")
 
 
 def remove_stale_temps(directory: str | os.PathLike) -> list[Path]:

@@ -130,9 +130,11 @@ class RunDir:
             return run
         if path.exists() and not path.is_dir():
             raise StorageError(f"run directory {path} is a file, not a directory: choose another --run-dir")
+        if path.is_symlink() and not path.exists():
+            raise StorageError(f"run directory {path} is a broken symbolic link or a loop: choose another --run-dir")
         try:
             path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # read-only, a symlink loop, /proc ...
+        except OSError as exc:  # read-only, a symlink loop above it, /proc ...
             raise StorageError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
         run._lock.acquire()  # before anything is read or written: another live writer is refused here
         try:

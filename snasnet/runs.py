@@ -136,18 +136,22 @@ class RunDir:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # read-only, a symlink loop above it, /proc ...
             raise StorageError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+        run._refuse_a_run_unless(resume)
         run._lock.acquire()  # before anything is read or written: another live writer is refused here
         try:
-            if not resume and any(p.name != run._lock.path.name for p in path.iterdir()):
-                raise SnasnetError(
-                    f"run directory {path} already holds a run: choose another --run-dir, or --resume it"
-                )
+            run._refuse_a_run_unless(resume)  # again: one may have started since
             remove_stale_temps(path)
             run._start(job, config, arch, celltype, seed, resume)
         except BaseException:
             run._lock.release()
             raise
         return run
+
+    def _refuse_a_run_unless(self, resume: bool) -> None:
+        if not resume and any(p.name != self._lock.path.name for p in self.path.iterdir()):
+            raise SnasnetError(
+                f"run directory {self.path} already holds a run: choose another --run-dir, or --resume it"
+            )
 
     def _start(
         self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool

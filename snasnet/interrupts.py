@@ -15,7 +15,7 @@ the current step, with a checkpoint); a second one, a second or more later, stop
 ``ignore_stop_signals`` (every DataLoader's ``worker_init_fn``): `timeout`, Slurm, systemd and Kubernetes
 signal the whole process group. A worker that died of it would make the DataLoader raise "worker killed by
 signal" in the main process at whatever line it was running (from its SIGCHLD handler), so the job failed
-instead of stopping. Workers ignore the request; the main process stops at its safe point and shuts them down.
+instead of stopping. Workers let the request pass; the main process stops at its safe point and shuts them down.
 
 An exception raised from a signal handler can land anywhere, e.g. between two parameter updates of an
 optimizer step, so the handler only sets a flag that the job checks where its state is whole.
@@ -23,6 +23,7 @@ optimizer step, so the handler only sets a flag that the job checks where its st
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -79,7 +80,17 @@ def sigterm_as_interrupt() -> None:
 
 
 def ignore_stop_signals(worker_id: int) -> None:
-    """``DataLoader(worker_init_fn=ignore_stop_signals)``: the worker ignores SIGINT and SIGTERM, which are the
-    main process's to handle (it ends its workers itself; they also end when it dies)."""
-    for sig in SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+    """``DataLoader(worker_init_fn=ignore_stop_signals)``: the worker leaves SIGINT and SIGTERM to the main
+    process, which ends its workers itself (they also end when it dies). A SIGTERM from the main process itself
+    (its ``terminate()`` of a worker that does not stop in time) still ends the worker at once, as torch's own
+    handler does: SIGTERM is blocked and a thread reads who sent each one (``sigwaitinfo``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads started from here inherit the mask
+    threading.Thread(target=_end_on_sigterm_from, args=(parent,), name="sigterm", daemon=True).start()
+
+
+def _end_on_sigterm_from(parent: int) -> None:
+    while True:
+        if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent:
+            os._exit(0)

@@ -47,3 +47,30 @@ def wait_for_event(process: subprocess.Popen, run_dir: Path, name: str, timeout:
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"no {name} event in {timeout} s")
+
+
+def wait_for_ready_workers(process: subprocess.Popen, count: int, timeout: float = 120.0) -> list[int]:
+    """The PIDs of ``count`` child processes of ``process`` that have blocked SIGTERM, i.e. DataLoader workers
+    whose ``worker_init_fn`` (``snasnet.interrupts.ignore_stop_signals``) has run (read from /proc)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        ready = [int(c) for c in children if _blocks_sigterm(int(c))]
+        if len(ready) >= count:
+            return ready
+        if process.poll() is not None:
+            raise AssertionError(f"the job ended (exit {process.returncode}) before {count} workers were ready")
+        time.sleep(0.02)
+    raise AssertionError(f"no {count} ready workers in {timeout} s")
+
+
+def _blocks_sigterm(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), "0")
+    return bool(int(mask, 16) >> (15 - 1) & 1)  # bit 14: SIGTERM (15)

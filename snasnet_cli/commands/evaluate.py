@@ -82,7 +82,13 @@ def evaluate(
     progress = None if quiet or as_json else _progress(console)
     started = {}
 
+    from snasnet.interrupts import GracefulStop
+
+    stop = GracefulStop()
+
     def on_batch(done: int, total: int) -> None:
+        if stop.requested:  # Ctrl-C or SIGTERM: stop between batches, where the DataLoader shuts down cleanly
+            raise KeyboardInterrupt
         if progress is None:
             return
         if "task" not in started:
@@ -91,7 +97,8 @@ def evaluate(
         progress.update(started["task"], completed=done)
 
     try:
-        result = evaluate_checkpoint(config, run_dir, on_batch=on_batch)
+        with stop:  # a terminated evaluation records cancelled, like Ctrl-C
+            result = evaluate_checkpoint(config, run_dir, on_batch=on_batch)
     except KeyboardInterrupt:
         console.print("evaluation interrupted")
         raise typer.Exit(130) from None

@@ -21,7 +21,7 @@ class DataError(SnasnetError):
     """A dataset that is unknown, missing or malformed: the message says where it was looked for."""
 
 
-class StorageError(SnasnetError):
+class StorageError(SnasnetError, OSError):
     """A file or directory that cannot be written: a full disk, a read-only file system, a path that is a file
     where a directory is needed (or the reverse); the message names the path and the system's reason."""
 

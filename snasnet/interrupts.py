@@ -85,6 +85,8 @@ def ignore_stop_signals(worker_id: int) -> None:
     (its ``terminate()`` of a worker that does not stop in time) still ends the worker at once, as torch's own
     handler does: SIGTERM is blocked and a thread reads who sent each one (``sigwaitinfo``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # macOS: SIGTERM keeps torch's handling
+        return
     parent = os.getppid()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads started from here inherit the mask
     threading.Thread(target=_end_on_sigterm_from, args=(parent,), name="sigterm", daemon=True).start()

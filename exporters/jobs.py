@@ -151,12 +151,12 @@ def export_onnx_job(
     ``images`` test images (0: no comparison)."""
     from exporters.onnx import check_onnx, export_onnx
 
-    _check_output(output, "model.onnx")
     model = source.load(dataset)
     trained = source.trained_on()
     batch_images, data_name = (
         check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
     )
+    _check_output(output, "model.onnx")
     config = {"mode": mode, "batch": batch or "dynamic", "opset": opset, "exporter": exporter,
               "timesteps": model.timesteps}  # fmt: skip
     run = _open_run("onnx", source, model, run_dir, config, say)

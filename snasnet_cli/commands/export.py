@@ -87,9 +87,7 @@ def _run_checked(fmt: str, job, summarise) -> None:
     """Run an export job; print its summary, also when its check failed (then exit 1). Ctrl-C exits 130 (the run
     records ``cancelled``)."""
     from exporters.jobs import CheckFailed
-    from snasnet.interrupts import sigterm_as_interrupt
 
-    sigterm_as_interrupt()  # a terminated export records cancelled, like Ctrl-C; its file is written whole or not
     try:
         summarise(job())
     except CheckFailed as exc:

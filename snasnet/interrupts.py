@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -38,7 +39,10 @@ class GracefulStop:
 
     FORCE_AFTER = 1.0  # seconds: closer signals are one request delivered twice
 
-    def __init__(self) -> None:
+    def __init__(self, at_once: Callable[[], bool] | None = None) -> None:
+        """``at_once()`` true when a first signal arrives: there is no safe point to wait for yet (a job still
+        loading), so the signal raises KeyboardInterrupt at once."""
+        self.at_once = at_once
         self.requested = False
         self.signal: int | None = None
         self._requested_at = 0.0
@@ -53,6 +57,9 @@ class GracefulStop:
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested and time.monotonic() - self._requested_at >= self.FORCE_AFTER:
+            raise KeyboardInterrupt
+        if not self.requested and self.at_once is not None and self.at_once():
+            self.request(signum)
             raise KeyboardInterrupt
         self.request(signum)
 

@@ -119,3 +119,18 @@ def test_sigterm_to_the_process_group_cancels_an_evaluation(tmp_path):
     assert job.returncode == 130, f"exit {job.returncode}\n{out}\n{err}"
     assert "Traceback" not in err, err
     assert json.loads((run_dir / "run.json").read_text())["status"] == "cancelled"
+
+
+def test_a_stop_with_no_safe_point_yet_raises_at_once_and_later_only_asks():
+    from snasnet.interrupts import GracefulStop
+
+    loading = [True]
+    with GracefulStop(at_once=lambda: loading[0]) as stop:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.sigtimedwait([], 0)  # let the handler run here, inside pytest.raises
+        assert stop.requested
+    loading[0] = False
+    with GracefulStop(at_once=lambda: loading[0]) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested and stop.signal == signal.SIGTERM

@@ -84,10 +84,13 @@ def evaluate(
 
     from snasnet.interrupts import GracefulStop
 
-    stop = GracefulStop()
+    # Ctrl-C or SIGTERM: before the first batch, at once; then between batches, where the DataLoader's workers
+    # are shut down cleanly (an interrupt while it receives a batch from a worker can end in its traceback)
+    stop = GracefulStop(at_once=lambda: not started.get("batches"))
 
     def on_batch(done: int, total: int) -> None:
-        if stop.requested:  # Ctrl-C or SIGTERM: stop between batches, where the DataLoader shuts down cleanly
+        started["batches"] = True
+        if stop.requested:
             raise KeyboardInterrupt
         if progress is None:
             return

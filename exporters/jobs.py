@@ -21,7 +21,7 @@ import torch
 from exporters.parity import Parity
 from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.data import get_dataset
-from snasnet.errors import DataError
+from snasnet.errors import DataError, StorageError
 from snasnet.model import SNASNet
 from snasnet.presets import list_presets
 from snasnet.runs import RunDir
@@ -110,6 +110,17 @@ def check_images(
     return torch.stack([data[i][0] for i in range(count)]), name
 
 
+def _check_output(output: str | os.PathLike | None, name: str = "", folder: bool = False) -> None:
+    """Refuse an output of the wrong kind before any run directory or file is made, so nothing is left."""
+    if output is None:
+        return
+    path = Path(output)
+    if not folder and path.is_dir():
+        raise StorageError(f"{path} is a directory: give -o a file to write in it, e.g. {path / name}")
+    if folder and path.exists() and not path.is_dir():
+        raise StorageError(f"{path} is a file: give -o a folder for the energy report")
+
+
 def _open_run(fmt: str, source: ExportSource, model: SNASNet, run_dir, config: dict, say: Say) -> RunDir:
     config = {"format": fmt, "checkpoint": str(source.checkpoint), **config}
     run = RunDir.create("export", config, run_dir, arch=str(model.arch), celltype=model.arch.celltype)
@@ -149,6 +160,7 @@ def export_onnx_job(
     batch_images, data_name = (
         check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
     )
+    _check_output(output, "model.onnx")
     config = {"mode": mode, "batch": batch or "dynamic", "opset": opset, "exporter": exporter,
               "timesteps": model.timesteps}  # fmt: skip
     run = _open_run("onnx", source, model, run_dir, config, say)
@@ -195,6 +207,7 @@ def export_energy_job(
     from snasnet.device import resolve_device
 
     get_profile(profile)  # an unknown profile is refused before any work
+    _check_output(output, folder=True)
     model = source.load(dataset)
     images, data_name = check_images(model, dataset, data_dir, batches * batch_size, trained=source.trained_on())
     model = model.to(resolve_device(device))
@@ -245,6 +258,7 @@ def export_nir_job(
     ]
     for name in chosen:
         IMPORTERS.get(name)  # an unknown name is refused before any work
+    _check_output(output, "model.nir")
     model = source.load(dataset)
     trained = source.trained_on()
     batch_images, data_name = (

@@ -16,11 +16,17 @@ the umask, as ``open`` would (``tempfile.mkstemp`` would make it 0o600: unreadab
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from snasnet.errors import StorageError
+
+#: the temporary files ``_create_temp`` makes: a killed writer leaves one behind (``remove_stale_temps``)
+_TEMP = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
 
 
 def _create_temp(path: Path) -> Path:
@@ -48,16 +54,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; on leaving the block it replaces ``path``. The parent
     directory is created if needed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(path)
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory: name a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(path)
+    except OSError as exc:
+        raise _storage_error(path, exc) from None
     try:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        raise _storage_error(path, cause, kept=True) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync(path.parent)  # make the rename itself durable
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError behind ``exc``: itself, or one that a writer wrapped (torch.save raises a RuntimeError
+    "enforce fail at inline_container.cc" whose context is the ENOSPC of the write)."""
+    for _ in range(5):
+        if exc is None or isinstance(exc, OSError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _storage_error(path: Path, exc: OSError, kept: bool = False) -> StorageError:
+    """One line that names the file and the system's reason (a full disk, a read-only file system ...)."""
+    note = "; the file there before, if any, is left as it was" if kept else ""
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}{note}")
+
+
+def remove_stale_temps(directory: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left in ``directory`` and below (only ours,
+    by their name). Call it only while no other process writes there (``snasnet.run_lock``)."""
+    removed = []
+    for tmp in Path(directory).rglob(".*.tmp*"):
+        if _TEMP.match(tmp.name) and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 @contextmanager

@@ -19,3 +19,16 @@ class ConfigError(SnasnetError, ValueError):
 
 class DataError(SnasnetError):
     """A dataset that is unknown, missing or malformed: the message says where it was looked for."""
+
+
+class StorageError(SnasnetError, OSError):
+    """A file or directory that cannot be written: a full disk, a read-only file system, a path that is a file
+    where a directory is needed (or the reverse); the message names the path and the system's reason."""
+
+
+class RunInUse(SnasnetError):
+    """A run directory another live process is writing (``snasnet.run_lock``)."""
+
+
+class Diverged(SnasnetError):
+    """Training's loss (or its weights) became NaN or infinite; the last good checkpoint is kept."""

@@ -25,6 +25,7 @@ from snasnet.data import DataBundle, get_dataset
 from snasnet.device import resolve_device, to_device
 from snasnet.distributed import DistEnv, all_reduce_sum
 from snasnet.errors import ConfigError
+from snasnet.interrupts import ignore_stop_signals
 from snasnet.model import SNASNet
 from snasnet.precision import REPORTED, autocast, check_precision
 from snasnet.runs import RunDir
@@ -108,7 +109,9 @@ def evaluate(
     env = env or DistEnv()
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     check_precision(precision)
-    loader = DataLoader(shard(data, env), batch_size=batch_size, shuffle=False, num_workers=workers)
+    loader = DataLoader(
+        shard(data, env), batch_size=batch_size, shuffle=False, num_workers=workers, worker_init_fn=ignore_stop_signals
+    )
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1 hits, top-5 hits, images
     with eval_mode(model), SpikeMonitor(model) as monitor, torch.no_grad(), autocast(device, precision):
         for index, (images, labels) in enumerate(loader, 1):

@@ -12,15 +12,22 @@ the current step, with a checkpoint); a second one, a second or more later, stop
 
 ``sigterm_as_interrupt`` (search): SIGTERM raises KeyboardInterrupt at once, like Ctrl-C.
 
+``ignore_stop_signals`` (every DataLoader's ``worker_init_fn``): `timeout`, Slurm, systemd and Kubernetes
+signal the whole process group. A worker that died of it would make the DataLoader raise "worker killed by
+signal" in the main process at whatever line it was running (from its SIGCHLD handler), so the job failed
+instead of stopping. Workers let the request pass; the main process stops at its safe point and shuts them down.
+
 An exception raised from a signal handler can land anywhere, e.g. between two parameter updates of an
 optimizer step, so the handler only sets a flag that the job checks where its state is whole.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -32,7 +39,10 @@ class GracefulStop:
 
     FORCE_AFTER = 1.0  # seconds: closer signals are one request delivered twice
 
-    def __init__(self) -> None:
+    def __init__(self, at_once: Callable[[], bool] | None = None) -> None:
+        """``at_once()`` true when a first signal arrives: there is no safe point to wait for yet (a job still
+        loading), so the signal raises KeyboardInterrupt at once."""
+        self.at_once = at_once
         self.requested = False
         self.signal: int | None = None
         self._requested_at = 0.0
@@ -47,6 +57,9 @@ class GracefulStop:
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested and time.monotonic() - self._requested_at >= self.FORCE_AFTER:
+            raise KeyboardInterrupt
+        if not self.requested and self.at_once is not None and self.at_once():
+            self.request(signum)
             raise KeyboardInterrupt
         self.request(signum)
 
@@ -71,3 +84,22 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """``DataLoader(worker_init_fn=ignore_stop_signals)``: the worker leaves SIGINT and SIGTERM to the main
+    process, which ends its workers itself (they also end when it dies). A SIGTERM from the main process itself
+    (its ``terminate()`` of a worker that does not stop in time) still ends the worker at once, as torch's own
+    handler does: SIGTERM is blocked and a thread reads who sent each one (``sigwaitinfo``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # macOS: SIGTERM keeps torch's handling
+        return
+    parent = os.getppid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads started from here inherit the mask
+    threading.Thread(target=_end_on_sigterm_from, args=(parent,), name="sigterm", daemon=True).start()
+
+
+def _end_on_sigterm_from(parent: int) -> None:
+    while True:
+        if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent:
+            os._exit(0)

@@ -11,6 +11,7 @@ is computed in fp32 unless ``precision`` asks otherwise; training's forward pass
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 from snasnet.arch import Architecture
@@ -58,6 +59,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be at least 2: batch norm needs two images (got {self.batch_size})")
+        for name in ("lr", "momentum", "weight_decay"):  # NaN and inf pass every comparison below, or fail silently
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number (got {getattr(self, name)})")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:

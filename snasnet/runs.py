@@ -20,14 +20,15 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from snasnet.atomic import write_text
-from snasnet.errors import SnasnetError
+from snasnet.atomic import remove_stale_temps, write_text
+from snasnet.errors import SnasnetError, StorageError
+from snasnet.run_lock import RunLock
 
 EVENTS_VERSION = 1
 RUN_JSON = "run.json"
@@ -103,6 +104,7 @@ class RunDir:
         self.enabled = enabled
         self._events = None
         self._listeners: list[Callable[[dict], None]] = []
+        self._lock = RunLock(self.path)
 
     # --- creation -------------------------------------------------------------------------------
     @classmethod
@@ -118,17 +120,44 @@ class RunDir:
         enabled: bool = True,
         resume: bool = False,
     ) -> RunDir:
-        """Make the directory and write ``run.json`` (status ``running``). With ``resume`` the directory and
-        its events are kept and ``run.json`` is updated; without it an existing non-empty directory is an error,
-        so that no earlier run is overwritten."""
+        """Make the directory, lock it (``snasnet.run_lock``: one writer, until ``close``) and write ``run.json``
+        (status ``running``). With ``resume`` the directory and its events are kept and ``run.json`` is updated;
+        without it an existing non-empty directory is an error, so that no earlier run is overwritten. Temporary
+        files a killed write left behind are removed."""
         path = Path(run_dir) if run_dir is not None else default_run_dir(job)
         run = cls(path, enabled)
         if not enabled:
             return run
-        if path.exists() and any(path.iterdir()) and not resume:
-            raise SnasnetError(f"run directory {path} already holds a run: choose another --run-dir, or --resume it")
-        path.mkdir(parents=True, exist_ok=True)
-        info = run.read_info() if resume else {}
+        if path.exists() and not path.is_dir():
+            raise StorageError(f"run directory {path} is a file, not a directory: choose another --run-dir")
+        if path.is_symlink() and not path.exists():
+            raise StorageError(f"run directory {path} is a broken symbolic link or a loop: choose another --run-dir")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # read-only, a symlink loop above it, /proc ...
+            raise StorageError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+        run._refuse_a_run_unless(resume)
+        run._lock.acquire()  # before anything is read or written: another live writer is refused here
+        try:
+            run._refuse_a_run_unless(resume)  # again: one may have started since
+            remove_stale_temps(path)
+            run._start(job, config, arch, celltype, seed, resume)
+        except BaseException:
+            run._lock.release()
+            raise
+        return run
+
+    def _refuse_a_run_unless(self, resume: bool) -> None:
+        if not resume and any(p.name != self._lock.path.name for p in self.path.iterdir()):
+            raise SnasnetError(
+                f"run directory {self.path} already holds a run: choose another --run-dir, or --resume it"
+            )
+
+    def _start(
+        self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool
+    ) -> None:
+        """Write run.json: a new run's, or a resumed one's updated."""
+        info = self.read_info() if resume else {}
         info.pop(NONFINITE, None)  # said again below if the new configuration still has them
         info.update(
             {
@@ -147,9 +176,8 @@ class RunDir:
         info.setdefault("started", time.time())
         if resume:
             info["resumed"] = info.get("resumed", []) + [time.time()]
-            _end_torn_line(path / EVENTS)
-        run._write_info(info)
-        return run
+            _end_torn_line(self.path / EVENTS)
+        self._write_info(info)
 
     # --- run.json -------------------------------------------------------------------------------
     def read_info(self) -> dict:
@@ -180,18 +208,24 @@ class RunDir:
         """Append one event and flush it, so a follower sees it at once; tell the listeners. Returns the event."""
         record = _jsonable({"v": EVENTS_VERSION, "ts": round(time.time(), 3), "event": event, **fields})
         if self.enabled:
-            if self._events is None:
-                self._events = open(self.path / EVENTS, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
-            self._events.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
-            self._events.flush()
+            try:
+                if self._events is None:
+                    self._events = open(self.path / EVENTS, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+                self._events.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+                self._events.flush()
+            except OSError as exc:
+                raise StorageError(f"cannot write {self.path / EVENTS}: {exc.strerror or exc}") from None
             for listener in self._listeners:
                 listener(record)
         return record
 
     def close(self) -> None:
+        """Close the events file and give the directory's lock back."""
         if self._events is not None:
-            self._events.close()
+            with suppress(OSError):  # its last write already failed and said so
+                self._events.close()
             self._events = None
+        self._lock.release()
 
     def events(self) -> list[dict]:
         return EventReader(self.path / EVENTS).read_new()
@@ -217,9 +251,15 @@ class RunDir:
             self._finish("ok", None)
 
     def _finish(self, status: str, error: str | None) -> None:
-        self.emit("run_finished", status=status, error=error)
-        self.set_status(status, error)
-        self.close()
+        try:
+            self.emit("run_finished", status=status, error=error)
+            self.set_status(status, error)
+        except StorageError:
+            if status == "ok":
+                raise
+            # the job is already failing (a full disk, most likely): its own error is the one to report
+        finally:
+            self.close()
 
 
 def _end_torn_line(path: Path) -> None:

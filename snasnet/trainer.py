@@ -24,9 +24,9 @@ from snasnet.checkpoint import load_weights, save_checkpoint
 from snasnet.data import DataBundle, get_dataset
 from snasnet.device import to_device
 from snasnet.distributed import DistEnv, all_reduce_sum, barrier
-from snasnet.errors import CheckpointError, ConfigError
+from snasnet.errors import CheckpointError, ConfigError, Diverged
 from snasnet.evaluate import EvalResult, evaluate
-from snasnet.interrupts import GracefulStop
+from snasnet.interrupts import GracefulStop, ignore_stop_signals
 from snasnet.model import build_model
 from snasnet.optimizers import OPTIMIZERS
 from snasnet.precision import autocast, check_precision, training_precision
@@ -89,6 +89,7 @@ class Trainer:
             batch_size=config.batch_size,
             sampler=self.sampler,
             num_workers=self.workers,
+            worker_init_fn=ignore_stop_signals,  # a signal to the process group is the main process's to handle
             pin_memory=device.type == "cuda",
             generator=torch.Generator().manual_seed(config.seed),  # not the global one: dropout's
         )
@@ -99,6 +100,11 @@ class Trainer:
         self.best_acc: float | None = None
         self.best_epoch: int | None = None
         self.history: list[dict] = []
+        self.last_good: str | None = None  # the newest checkpoint of this run, all finite (for a Diverged message)
+        # the first step of this epoch whose loss was not finite (0: none) and that loss: kept on the device and
+        # looked at where the loop syncs anyway, so that watching costs no transfer per step
+        self.bad_step = torch.zeros((), dtype=torch.long, device=device)
+        self.bad_loss = torch.zeros((), dtype=torch.float32, device=device)
 
     # --- checkpoint contents ------------------------------------------------------------------------
     def state(self) -> dict:
@@ -137,6 +143,7 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.best_acc, self.best_epoch = state.get("best_acc"), state.get("best_epoch")
         self.history = list(state.get("history", []))
+        self.last_good = source
         if "rng" in state:
             set_rng_state(state["rng"])
 
@@ -193,6 +200,9 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             with torch.no_grad():
+                new_bad = (self.bad_step == 0) & ~torch.isfinite(loss)
+                self.bad_loss = torch.where(new_bad, loss.detach(), self.bad_loss)
+                self.bad_step = torch.where(new_bad, step, self.bad_step)
                 hits = (scores.argmax(1) == labels).sum()
                 self.sums += torch.stack(
                     [loss.detach() * len(labels), hits, torch.tensor(len(labels), device=labels.device)]
@@ -202,6 +212,7 @@ class Trainer:
             now = time.monotonic()
             if now - last_event >= STEP_EVENT_INTERVAL or step == self.steps_per_epoch:
                 last_event = now
+                self._check_finite(epoch)
                 loss_sum, hit_sum, seen = self.sums.tolist()  # this rank's share, to spare a collective
                 done = (step - first) * c.batch_size * self.env.world_size
                 run.emit(
@@ -214,8 +225,9 @@ class Trainer:
                     lr=self.optimizer.param_groups[0]["lr"],
                     images_per_s=done / max(time.perf_counter() - session, 1e-9),
                 )
-            if self._stop_requested(stop):
+            if self._stop_requested(stop, epoch):
                 raise Interrupted
+        self._check_finite(epoch, weights=True)  # before the epoch is validated and saved
 
     def _validate(self, epoch: int, stop: GracefulStop) -> EvalResult | None:
         c = self.config
@@ -239,11 +251,30 @@ class Trainer:
             should_stop=None if self.env.enabled else (lambda: stop.requested),
         )
 
-    def _stop_requested(self, stop: GracefulStop) -> bool:
+    def _stop_requested(self, stop: GracefulStop, epoch: int) -> bool:
         if not self.env.enabled:
             return stop.requested
-        flag = torch.tensor([float(stop.requested)], device=self.device)
-        return bool(all_reduce_sum(flag, self.env).item())
+        # under torchrun the ranks agree on both questions at every step, so that they all raise together
+        flags = torch.stack([torch.tensor(float(stop.requested), device=self.device), (self.bad_step > 0).float()])
+        stopping, diverged = all_reduce_sum(flags, self.env).tolist()
+        if diverged:
+            self._diverged(epoch, "loss")
+        return bool(stopping)
+
+    def _check_finite(self, epoch: int, weights: bool = False) -> None:
+        """Raise Diverged when a loss of this epoch was NaN or infinite (or, with ``weights``, a weight is)."""
+        if int(self.bad_step):
+            self._diverged(epoch, "loss")
+        if weights and not all(bool(torch.isfinite(t).all()) for t in self.model.state_dict().values()):
+            self._diverged(epoch, "weights")
+
+    def _diverged(self, epoch: int, what: str) -> None:
+        step = int(self.bad_step) or self.step
+        value = f"{float(self.bad_loss):g}" if int(self.bad_step) else "non-finite"
+        where = f"at epoch {epoch} step {step}" if what == "loss" else f"in epoch {epoch}"
+        kept = f"last good checkpoint: {self.last_good}" if self.last_good else "no checkpoint was written before it"
+        became = f"loss became {value}" if what == "loss" else "weights became non-finite"
+        raise Diverged(f"{became} {where}; {kept} (a lower learning rate may help)")
 
     def _epoch_record(self, epoch: int, val: EvalResult | None, lr: float, seconds: float) -> dict:
         loss_sum, hit_sum, seen = all_reduce_sum(self.sums.clone(), self.env).tolist()
@@ -270,12 +301,15 @@ class Trainer:
         """Write ``checkpoints/<kind>.pt`` (rank 0; atomic) and tell the front ends."""
         if self.env.is_main:
             path = save_checkpoint(run.path / CHECKPOINTS / f"{kind}.pt", self.model, **self.state())
+            if kind == "last":
+                self.last_good = str(path)
             run.emit("checkpoint_saved", path=str(path), kind=kind, epoch=self.epoch, step=self.step)
         barrier(self.env)
 
     def interrupted(self, run: RunDir) -> None:
         """Checkpoint where the run stands after a stop, the partial epoch's sums reduced over ranks."""
         all_reduce_sum(self.sums, self.env)
+        self._check_finite(self.epoch + 1, weights=True)  # a stop after a NaN step keeps the last good one
         self.save(run, "last")
 
 

@@ -55,3 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         # A user's mistake: one line that says what was wrong and what to do, no traceback.
         print(f"snasnet: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:
+        # The machine's, not the user's command line: a file system that refused (full, read-only, ...).
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"snasnet: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)

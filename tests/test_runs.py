@@ -44,9 +44,11 @@ def test_job_records_how_it_ended(tmp_path, exc, status):
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):
-    RunDir.create("train", {}, tmp_path / "r").emit("x")
+    first = RunDir.create("train", {}, tmp_path / "r")
+    first.emit("x")
     with pytest.raises(SnasnetError, match="already holds a run"):
         RunDir.create("train", {}, tmp_path / "r")
+    first.close()  # its job ended: the directory may be resumed
     resumed = RunDir.create("train", {"epochs": 2}, tmp_path / "r", resume=True)
     assert len(resumed.read_info()["resumed"]) == 1 and [e["event"] for e in resumed.events()] == ["x"]
 

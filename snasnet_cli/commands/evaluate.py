@@ -85,7 +85,16 @@ def evaluate(
     progress = None if quiet or as_json else _progress(console)
     started = {}
 
+    from snasnet.interrupts import GracefulStop
+
+    # Ctrl-C or SIGTERM: before the first batch, at once; then between batches, where the DataLoader's workers
+    # are shut down cleanly (an interrupt while it receives a batch from a worker can end in its traceback)
+    stop = GracefulStop(at_once=lambda: not started.get("batches"))
+
     def on_batch(done: int, total: int) -> None:
+        started["batches"] = True
+        if stop.requested:
+            raise KeyboardInterrupt
         if progress is None:
             return
         if "task" not in started:
@@ -94,7 +103,8 @@ def evaluate(
         progress.update(started["task"], completed=done)
 
     try:
-        result = evaluate_checkpoint(config, run_dir, on_batch=on_batch)
+        with stop:  # a terminated evaluation records cancelled, like Ctrl-C
+            result = evaluate_checkpoint(config, run_dir, on_batch=on_batch)
     except KeyboardInterrupt:
         console.print("evaluation interrupted")
         raise typer.Exit(130) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -79,23 +81,31 @@ class TrainingPanel(Vertical):
         self._plotted = key
         epochs_x = [float(e.epoch) for e in t.epoch_log]
 
-        def series(plot: PlotextPlot, steps: list[tuple[float, float]], val: list[float | None], scale: float) -> None:
+        def series(
+            plot: PlotextPlot, steps: list[tuple[float, float | None]], val: list[float | None], scale: float
+        ) -> None:
+            # plotext cannot place NaN or an infinity (it raised, and took the dashboard down): draw what is finite,
+            # and say how many points were left out. A training point that is None was not finite when written
+            # (strict events write null); a validation point that is None is an epoch without validation.
+            train = [(x, y * scale) for x, y in steps if y is not None and math.isfinite(y)]
+            points = [(x, y * scale) for x, y in zip(epochs_x, val, strict=True) if y is not None and math.isfinite(y)]
+            skipped = len(steps) - len(train) + sum(1 for y in val if y is not None and not math.isfinite(y))
+            plot.border_subtitle = f"{skipped} non-finite point{'s' if skipped != 1 else ''} skipped" if skipped else ""
             plt = plot.plt
             plt.clear_data()
-            if steps:
-                plt.plot([x for x, _ in steps], [y * scale for _, y in steps], label="train", marker="braille")
-            points = [(x, y * scale) for x, y in zip(epochs_x, val, strict=True) if y is not None]
+            if train:
+                plt.plot([x for x, _ in train], [y for _, y in train], label="train", marker="braille")
             if points:
                 plt.plot([x for x, _ in points], [y for _, y in points], label="val", marker="braille")
                 plt.scatter([x for x, _ in points], [y for _, y in points], marker="●")
             plot.refresh()
 
         # each step point's running value; without train_step events the epochs' training figures stand in
-        loss_steps = [(p.position, p.loss) for p in t.steps if p.loss is not None]
-        acc_steps = [(p.position, p.acc) for p in t.steps if p.acc is not None]
+        loss_steps = [(p.position, p.loss) for p in t.steps]
+        acc_steps = [(p.position, p.acc) for p in t.steps]
         if not loss_steps:
-            loss_steps = [(float(e.epoch), e.train_loss) for e in t.epoch_log if e.train_loss is not None]
+            loss_steps = [(float(e.epoch), e.train_loss) for e in t.epoch_log]
         if not acc_steps:
-            acc_steps = [(float(e.epoch), e.train_acc) for e in t.epoch_log if e.train_acc is not None]
+            acc_steps = [(float(e.epoch), e.train_acc) for e in t.epoch_log]
         series(self.query_one("#loss-plot", PlotextPlot), loss_steps, [e.val_loss for e in t.epoch_log], 1.0)
         series(self.query_one("#acc-plot", PlotextPlot), acc_steps, [e.val_acc for e in t.epoch_log], 100.0)

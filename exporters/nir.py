@@ -45,6 +45,7 @@ from snasnet.arch import NUM_NODES
 from snasnet.cells import Cell
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
+from snasnet.ops import AVGPOOL, SKIP, is_spiking
 
 #: seconds per timestep written into the file: the NIR tools' common default, so an importer that
 #: assumes it recovers tau = 4/3 steps
@@ -141,16 +142,16 @@ class _NetworkGraph:
         def edge(src: int, dst: int) -> None:
             code = arch.op(src, dst)
             if src not in fed:
-                if code in (2, 3):
+                if is_spiking(code):
                     raise ConfigError(
                         f"{prefix} node {src} has no incoming edge but feeds a convolution (a constant NIR cannot "
                         f"express): export the pruned cell ({arch.pruned()}) instead"
                     )
                 return  # a zero value through a skip or avgpool adds nothing
             label = f"{prefix}_e{src}{dst}"
-            if code == 1:
+            if code == SKIP:
                 out = node[src]
-            elif code == 4:
+            elif code == AVGPOOL:
                 out = self.avgpool(f"{label}_avgpool", 3, 1, 1)
                 self.b.connect(node[src], out)
             else:

@@ -1,4 +1,8 @@
-"""Throughput of the SNASNet model: reference path (the original's order) vs fast path, side by side.
+"""Throughput of the SNASNet model: snasnet's reference path (the original's order) vs its fast path.
+
+Both paths are snasnet's own: the ratio says what the fast path saves over doing the original's work in
+snasnet (with spikingjelly 2.0), not how snasnet compares with the original code. For that, time the
+original itself: ``benchmarks/bench_vs_original.py --original DIR``.
 
     python benchmarks/bench_model.py                 # cifar100 preset, batch 64, T = 5, all CPU threads
     python benchmarks/bench_model.py --threads 2 --profile
@@ -166,7 +170,7 @@ def main() -> None:
             extra = f", {rate * gmac_per_image:6.1f} GMAC/s dense-equivalent" if kind == "eval" else ""
             print(f"{kind:10s} {label:22s} {rate:8.2f} images/s{extra}")
         ratios = ", ".join(f"{r / rates[0]:.2f}x" for r in rates[1:])
-        print(f"{kind:10s} fast / reference: {ratios}")
+        print(f"{kind:10s} fast / reference (both snasnet; vs the original: bench_vs_original.py): {ratios}")
         if args.profile:
             model.to(memory_format=torch.contiguous_format)
             profile(make("fast", x), device)

@@ -35,6 +35,7 @@ from snasnet.atomic import atomic_file, write_text
 from snasnet.complexity import layer_macs
 from snasnet.model import SNASNet
 from snasnet.neuron import is_lif
+from snasnet.ops import AVGPOOL, SKIP
 from snasnet.spikes import SpikeMonitor
 
 SPIKES, POOLED, ANALOG = "spikes", "pooled spikes", "analog"
@@ -330,7 +331,7 @@ def _notes(model: SNASNet, counts: OperationCounts) -> list[str]:
     notes = []
     analog = [c.name for c in counts.layers if c.input == ANALOG]
     notes.append(f"layers fed by non-spike values, priced as dense MACs: {', '.join(analog) or 'none'}")
-    wires = [f"{e.src}->{e.dst} {e.op_name}" for e in model.arch.edges() if e.op in (1, 4)]
+    wires = [f"{e.src}->{e.dst} {e.op_name}" for e in model.arch.edges() if e.op in (SKIP, AVGPOOL)]
     if wires:
         notes.append(
             "cell edges that carry analog values (node sums) and hold no synapses: "

@@ -34,6 +34,7 @@ from snasnet.arch import NUM_NODES, Edge
 from snasnet.cells import Cell
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
+from snasnet.ops import SKIP, is_spiking
 
 #: the model's top-level layers in the order ``SNASNet.forward`` runs them each step (``None``: flatten)
 LAYERS = (
@@ -148,7 +149,7 @@ class _Walk:
         backward: list[tuple[Edge, str]] = []  # each backward edge and its first node
         for edge in (e for e in arch.edges() if e.backward):
             label = f"{prefix}_e{edge.src}{edge.dst}"
-            if edge.op == 1:  # a skip: the identity, as a node of its own so that its delay has a place
+            if edge.op == SKIP:  # a skip: the identity, as a node of its own so that its delay has a place
                 first = last = self.add(f"{label}_identity", "identity", shape, [])
             else:
                 before = set(self.nodes)
@@ -159,7 +160,7 @@ class _Walk:
         for c in range(NUM_NODES):
             for edge in (e for e in arch.edges() if not e.backward and e.dst == c):
                 self._check_fed(prefix, edge, sources)
-                if edge.op == 1:
+                if edge.op == SKIP:
                     sources[c].extend(sources[edge.src])  # a skip passes its sources on: no node
                 elif sources[edge.src]:
                     out, _ = self.chain(
@@ -174,7 +175,7 @@ class _Walk:
         return sources[NUM_NODES - 1]
 
     def _check_fed(self, prefix: str, edge: Edge, sources: dict[int, list[Source]]) -> None:
-        if not sources[edge.src] and edge.op in (2, 3):
+        if not sources[edge.src] and is_spiking(edge.op):
             raise ConfigError(
                 f"{prefix} node {edge.src} has no incoming edge but feeds a convolution (a constant the graph cannot "
                 f"express): export the pruned cell ({self.model.arch.pruned()}) instead"

@@ -27,6 +27,7 @@ from snasnet.arch import NUM_NODES
 from snasnet.cells import BackwardCell, Cell
 from snasnet.model import SNASNet
 from snasnet.neuron import LIFConfig
+from snasnet.ops import AVGPOOL, is_spiking
 
 State = dict[str, torch.Tensor | None]
 
@@ -81,9 +82,9 @@ class _Edge(nn.Module):
     def __init__(self, code: int, op: nn.Module, lif_name: str | None, fold: bool) -> None:
         super().__init__()
         self.code, self.lif_name = code, lif_name
-        if code in (2, 3):  # LIF -> conv -> BN
+        if is_spiking(code):  # LIF -> conv -> BN
             self.op = fold_conv_bn(op[1], op[2]) if fold else copy.deepcopy(nn.Sequential(op[1], op[2]))
-        elif code == 4:
+        elif code == AVGPOOL:
             self.op = copy.deepcopy(op)
         else:
             self.op = nn.Identity()
@@ -105,7 +106,7 @@ class _PlainCell(nn.Module):
         self.edges = nn.ModuleDict()
         for src, dst, code in ((e.src, e.dst, e.op) for e in cell.arch.edges()):
             op = cell.backward_edge(src, dst) if src > dst else cell.forward_edge(src, dst)
-            lif = names[op[0]] if code in (2, 3) else None
+            lif = names[op[0]] if is_spiking(code) else None
             self.edges[f"{src}_{dst}"] = _Edge(code, op, lif, fold)
         #: nodes that receive feedback (the state a step hands to the next)
         fed_back = [c for c in range(NUM_NODES - 1) if any(cell.arch.op(r, c) for r in range(c + 1, NUM_NODES))]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from snasnet.errors import ArchitectureError
+from snasnet.ops import OP_HELP, OP_NAMES, SPIKING_OPS, ZERO  # noqa: F401 (SPIKING_OPS re-exported)
 
 if TYPE_CHECKING:
     import torch
@@ -24,13 +25,9 @@ if TYPE_CHECKING:
 NUM_NODES = 4
 INPUT, OUTPUT = 0, NUM_NODES - 1
 CELLTYPES = ("forward", "backward")
-#: operation code -> name, as the original numbers them.
-OP_NAMES = {0: "zero", 1: "skip", 2: "conv1x1", 3: "conv3x3", 4: "avgpool"}
-#: the ops that hold a LIF neuron, a convolution and a batch norm (the others have no parameters).
-SPIKING_OPS = (2, 3)
 
-_OP_HELP = ", ".join(f"{code} {name}" for code, name in OP_NAMES.items())
 _EXAMPLE = "0302 0030 3003 0000"
+_OP_DIGITS = "".join(str(code) for code in OP_NAMES)
 
 Matrix = tuple[tuple[int, ...], ...]
 
@@ -200,9 +197,9 @@ def _validate(rows: tuple[str, ...], celltype: str) -> None:
             raise ArchitectureError(f"{where} has {len(row)} characters, expected {NUM_NODES} digits 0-4")
         for c, ch in enumerate(row):
             at = f"{where}, character {c + 1}"
-            if ch not in "01234":
-                raise ArchitectureError(f"{at}: {ch!r} is not an operation ({_OP_HELP})")
-            if ch == "0":
+            if ch not in _OP_DIGITS:
+                raise ArchitectureError(f"{at}: {ch!r} is not an operation ({OP_HELP})")
+            if ch == str(ZERO):
                 continue
             if r == c:
                 raise ArchitectureError(f"{at}: the diagonal must be 0 (node {r} has no edge to itself)")

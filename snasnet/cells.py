@@ -14,7 +14,8 @@ from torch import nn
 
 from snasnet.arch import NUM_NODES, Architecture, backward_slots, forward_slots
 from snasnet.neuron import LIFConfig
-from snasnet.ops import build_op, run_seq, seq_map
+from snasnet.ops import AVGPOOL, SKIP, ZERO, build_op
+from snasnet.sequence import run_seq, seq_map
 
 
 class Cell(nn.Module):
@@ -65,7 +66,7 @@ class ForwardCell(Cell):
             total, total_static = None, True
             for r in range(c):
                 code = self.arch.op(r, c)
-                if code == 0:
+                if code == ZERO:
                     continue
                 y, y_static = self._apply_edge(self.forward_edge(r, c), code, *values[r], timesteps)
                 total = _accumulate(total, y)  # a static [B, ...] broadcasts against [T, B, ...]
@@ -80,9 +81,9 @@ class ForwardCell(Cell):
     def _apply_edge(
         op: nn.Module, code: int, x: torch.Tensor, static: bool, timesteps: int
     ) -> tuple[torch.Tensor, bool]:
-        if code == 1:
+        if code == SKIP:
             return x, static
-        if code == 4:
+        if code == AVGPOOL:
             return (op(x), True) if static else (seq_map(op, x), False)
         # a LIF integrates even a constant input over time, so a static value becomes a sequence
         x_seq = x.expand(timesteps, *x.shape) if static else x
@@ -121,7 +122,7 @@ class BackwardCell(Cell):
     def _sum_back(self, c: int, inputs: list[torch.Tensor], skip_zero: bool) -> torch.Tensor | None:
         total = None
         for r in range(c + 1, NUM_NODES):
-            if skip_zero and self.arch.op(r, c) == 0:
+            if skip_zero and self.arch.op(r, c) == ZERO:
                 continue
             total = _accumulate(total, self.backward_edge(r, c)(inputs[r]))
         return total
@@ -145,7 +146,7 @@ class BackwardCell(Cell):
             else:
                 value = None
                 for r in range(c):
-                    if self.arch.op(r, c):
+                    if self.arch.op(r, c) != ZERO:
                         value = _accumulate(value, self.forward_edge(r, c)(inputs[r]))
                 if value is None:
                     value = torch.zeros_like(x0)

@@ -22,8 +22,8 @@ from snasnet.arch import Architecture
 from snasnet.cells import BackwardCell, Cell, ForwardCell
 from snasnet.errors import ConfigError
 from snasnet.neuron import LIFConfig, LIFNode, is_lif, make_lif
-from snasnet.ops import run_seq, seq_map
 from snasnet.presets import Preset, get_preset
+from snasnet.sequence import run_seq, seq_map
 
 PATHS = ("fast", "reference")
 

@@ -1,74 +1,88 @@
-"""The five edge operations of a cell, built with the original's module layout (so state_dict keys match),
-and how the fast path applies a layer to a whole sequence ``[T, B, ...]`` at once."""
+"""The five edge operations of a cell, one table: code (as the original's connection matrix numbers
+them), name, whether the operation holds a LIF neuron (LIF -> conv -> batch norm), and its builder.
+
+This module imports no torch (``snasnet.arch`` and the TUI's cell drawing read the table without it);
+each builder imports the modules it builds when called.
+"""
 
 from __future__ import annotations
 
-import torch
-from spikingjelly.activation_based.base import MemoryModule
-from torch import nn
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from snasnet.neuron import LIFConfig, make_lif
+from snasnet.errors import ConfigError
+from snasnet.registry import Registry
 
+if TYPE_CHECKING:
+    from torch import nn
 
-class Zero(nn.Module):
-    """Operation 0: no edge. The original multiplies by a zero scalar and adds the result; the reference
-    path does the same, the fast path skips the edge (adding an exact zero changes nothing)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 0.0
+    from snasnet.neuron import LIFConfig
 
 
-def spiking_conv(channels: int, kernel: int, lif: LIFConfig) -> nn.Sequential:
-    """Operations 2 and 3: LIF -> conv (kernel x kernel, same size, no bias) -> batch norm."""
-    return nn.Sequential(
-        make_lif(lif),
-        nn.Conv2d(channels, channels, kernel_size=kernel, stride=1, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(channels),
-    )
+@dataclass(frozen=True)
+class Operation:
+    code: int
+    name: str
+    spiking: bool  # LIF -> conv -> BN: holds a neuron, a convolution and a batch norm
+    build: Callable[[int, LIFConfig], nn.Module]  # (channels, lif settings) -> the edge's module
+
+
+def _zero(channels: int, lif: LIFConfig) -> nn.Module:
+    from snasnet.edge_modules import Zero
+
+    return Zero()
+
+
+def _skip(channels: int, lif: LIFConfig) -> nn.Module:
+    from torch import nn
+
+    return nn.Identity()
+
+
+def _conv(kernel: int) -> Callable[[int, LIFConfig], nn.Module]:
+    def build(channels: int, lif: LIFConfig) -> nn.Module:
+        from snasnet.edge_modules import spiking_conv
+
+        return spiking_conv(channels, kernel, lif)
+
+    return build
+
+
+def _avgpool(channels: int, lif: LIFConfig) -> nn.Module:
+    from torch import nn
+
+    return nn.AvgPool2d(kernel_size=3, stride=1, padding=1)
+
+
+#: the operations by name, in code order (codes 0-4).
+OPERATIONS: Registry[Operation] = Registry("operation")
+ZERO = OPERATIONS.add("zero", Operation(0, "zero", False, _zero)).code
+SKIP = OPERATIONS.add("skip", Operation(1, "skip", False, _skip)).code
+CONV1X1 = OPERATIONS.add("conv1x1", Operation(2, "conv1x1", True, _conv(1))).code
+CONV3X3 = OPERATIONS.add("conv3x3", Operation(3, "conv3x3", True, _conv(3))).code
+AVGPOOL = OPERATIONS.add("avgpool", Operation(4, "avgpool", False, _avgpool)).code
+
+_BY_CODE = {OPERATIONS.get(name).code: OPERATIONS.get(name) for name in OPERATIONS.names()}
+#: code -> name, e.g. for help texts: "0 zero, 1 skip, 2 conv1x1, 3 conv3x3, 4 avgpool".
+OP_NAMES = {code: op.name for code, op in _BY_CODE.items()}
+#: codes of the operations that hold a LIF neuron, a convolution and a batch norm.
+SPIKING_OPS = tuple(code for code, op in _BY_CODE.items() if op.spiking)
+OP_HELP = ", ".join(f"{code} {name}" for code, name in OP_NAMES.items())
+
+
+def operation(code: int) -> Operation:
+    """The operation of a connection-matrix entry; an unknown code is a ConfigError naming the valid ones."""
+    try:
+        return _BY_CODE[code]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown operation code {code!r}: choose one of {OP_HELP}") from None
+
+
+def is_spiking(code: int) -> bool:
+    return operation(code).spiking
 
 
 def build_op(code: int, channels: int, lif: LIFConfig) -> nn.Module:
     """The module of one edge, ``code`` as in the connection matrix."""
-    if code == 0:
-        return Zero()
-    if code == 1:
-        return nn.Identity()
-    if code == 2:
-        return spiking_conv(channels, 1, lif)
-    if code == 3:
-        return spiking_conv(channels, 3, lif)
-    if code == 4:
-        return nn.AvgPool2d(kernel_size=3, stride=1, padding=1)
-    raise ValueError(f"unknown operation code {code}")
-
-
-def seq_map(fn: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
-    """Apply a stateless per-sample layer to ``[T, B, ...]`` as one ``[T*B, ...]`` call."""
-    out = fn(x_seq.flatten(0, 1))
-    return out.view(x_seq.shape[:2] + out.shape[1:])
-
-
-def seq_batch_norm(bn: nn.BatchNorm2d, x_seq: torch.Tensor) -> torch.Tensor:
-    """Batch norm over a sequence. Training normalises each timestep with its own batch statistics and
-    updates the running statistics once per step, as the original's per-step calls do; evaluation uses
-    the running statistics, so all steps go through one call."""
-    if bn.training:
-        return torch.stack([bn(x) for x in x_seq])
-    return seq_map(bn, x_seq)
-
-
-def run_seq(module: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
-    """Run a layer of the model over all T steps at once: LIF layers in multi-step mode, batch norms per
-    step while training, everything else on the flattened ``[T*B, ...]`` batch."""
-    if isinstance(module, nn.Sequential):
-        for layer in module:
-            x_seq = run_seq(layer, x_seq)
-        return x_seq
-    if isinstance(module, nn.BatchNorm2d):
-        return seq_batch_norm(module, x_seq)
-    if isinstance(module, MemoryModule):
-        # called through __call__ (not multi_step_forward) so that forward hooks see it; a hook tells a
-        # [T, B, ...] output from a [B, ...] one by the module's step_mode.
-        module.step_mode = "m"
-        return module(x_seq)
-    return seq_map(module, x_seq)
+    return operation(code).build(channels, lif)

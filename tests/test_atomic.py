@@ -13,6 +13,7 @@ from helpers import lively_weights
 
 import snasnet.atomic as atomic
 from snasnet.atomic import atomic_file, atomic_path, write_text
+from snasnet.run_lock import LOCK
 
 
 @contextmanager
@@ -73,7 +74,7 @@ def test_a_checkpoint_is_readable_by_others_when_the_umask_allows(tmp_path):
 
 @pytest.mark.slow
 def test_every_product_of_every_job_is_written_atomically_with_the_umasks_mode(tmp_path, monkeypatch):
-    """Each file a job leaves in its run directory (events.jsonl aside: an append-only stream) went through
+    """Each file a job leaves in its run directory (events.jsonl and .lock aside: a stream and a lock) went through
     ``snasnet.atomic``, and has mode 0o666 less the umask."""
     from exporters.jobs import ExportSource, export_energy_job, export_nir_job, export_onnx_job
     from snasnet.checkpoint import save_checkpoint
@@ -101,7 +102,8 @@ def test_every_product_of_every_job_is_written_atomically_with_the_umasks_mode(t
         export_onnx_job(source, images=8, run_dir=tmp_path / "onnx")
         export_energy_job(source, batches=1, batch_size=8, run_dir=tmp_path / "energy")
         export_nir_job(source, images=0, run_dir=tmp_path / "nir")
-    products = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.name != "events.jsonl")
+    # events.jsonl is appended to; .lock is the owner's lock file (snasnet.run_lock), not a product
+    products = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.name not in ("events.jsonl", LOCK))
     names = {p.relative_to(tmp_path).as_posix() for p in products}
     for expected in ("search/candidates.csv", "search/best_arch.json", "train/checkpoints/last.pt",
                      "train/checkpoints/best.pt", "onnx/model.onnx", "energy/energy.json", "energy/energy.csv",

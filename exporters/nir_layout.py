@@ -19,8 +19,6 @@ back) comes from the previous step, as the model's feedback does. Readers that r
 
 from __future__ import annotations
 
-import heapq
-
 import torch
 
 from exporters.graph import GraphEdge, GraphNode, NetworkGraph
@@ -49,19 +47,17 @@ def _path_order(graph: NetworkGraph) -> list[str]:
             after[before].append(later)
             waiting[later] += 1
     successors = {n: {e.dst for e in graph.edges if e.src == n and not e.delayed} for n in index}
-    ready = [(i, n) for n, i in index.items() if waiting[n] == 0]
-    heapq.heapify(ready)
+    ready = {n for n in index if waiting[n] == 0}
     order: list[str] = []
     while ready:
-        follows = [item for item in ready if order and item[1] in successors[order[-1]]]
-        item = min(follows) if follows else ready[0]
-        ready.remove(item)
-        heapq.heapify(ready)
-        order.append(item[1])
-        for t in after[item[1]]:
+        follows = ready & successors[order[-1]] if order else set()
+        name = min(follows or ready, key=index.__getitem__)
+        ready.remove(name)
+        order.append(name)
+        for t in after[name]:
             waiting[t] -= 1
             if waiting[t] == 0:
-                heapq.heappush(ready, (index[t], t))
+                ready.add(t)
     assert len(order) == len(index), "the same-step edges form a cycle"
     return order
 

@@ -280,7 +280,8 @@ def _lif(walk: _Walk, name, lif: neuron.LIFNode, after, inputs, shape) -> _Step:
 def _avgpool(walk: _Walk, name, pool: nn.AvgPool2d, after, inputs, shape) -> _Step:
     k, s, p = (_pair(v)[0] for v in (pool.kernel_size, pool.stride or pool.kernel_size, pool.padding))
     out = (shape[0], _out_size(shape[1], k, s, p), _out_size(shape[2], k, s, p))
-    return _Step(walk.add(f"{name}avgpool", "avgpool", out, inputs, kernel=k, stride=s, padding=p), out)
+    node = walk.add(f"{name}avgpool", "avgpool", out, inputs, kernel=k, stride=s, padding=p, input_size=shape[1:])
+    return _Step(node, out)
 
 
 def _linear(walk: _Walk, name, linear: nn.Linear, after, inputs, shape) -> _Step:

@@ -1,8 +1,10 @@
 """NIR export of an SNASNet: one timestep as a graph of NIR primitives (package ``nir``), written to HDF5.
 
-A thin writer over ``exporters.graph.network_graph`` (the one description of the network): each graph node
-becomes one NIR node, named ``n<index>_<node>`` so that the alphabetical order, which ``nir.read`` returns
-and importers run, is the execution order; each graph edge becomes one NIR edge. What the file holds:
+A thin writer over ``exporters.graph.network_graph`` (the one description of the network), laid out by
+``exporters.nir_layout`` for readers that run the nodes depth-first (Norse): each graph node becomes one NIR
+node, named ``n<index>_<node>`` so that the alphabetical order, which ``nir.read`` returns and importers run,
+is the execution order; each graph edge becomes one NIR edge, each node's edge to the next node listed
+first, so that the depth-first preorder from the input is that order too. What the file holds:
 
 - ``Conv2d`` for the stem, the cells' convolutions and ``downconv1``, each with its batch norm folded in;
 - a batch norm before a LIF (``downconv1``, ``last_act``) as a 1x1 ``Conv2d`` with its scales on the
@@ -15,11 +17,17 @@ and importers run, is the execution order; each graph edge becomes one NIR edge.
 - no junction nodes: every edge into a node adds to its input, as NIR defines, and a skip edge is the
   edges of its sources. Only in a backward cell, a cell node that feedback enters is an identity 1x1
   ``Conv2d`` (see ``exporters.graph``), and so is a backward skip edge;
-- ``AvgPool2d`` for avgpool edges and the two downsamplings, ``Flatten``, ``Linear`` and ``Affine`` for
-  the classifier, the output group average folded into the last ``Affine`` (an exact linear map);
+- avgpool edges and the two downsamplings as fixed ``Conv2d`` nodes (weight 1/k^2 on each channel's own
+  k x k window, 0 across channels): Norse maps no ``AvgPool2d``, and every importer maps ``Conv2d``;
+- ``zero`` nodes (``<node>_wait``): 1x1 ``Conv2d`` with zero weights and bias from the node before to a node
+  that starts another branch; they add exactly 0 and make a depth-first reader run every node after its
+  inputs (``exporters.nir_layout``);
+- ``Flatten``, ``Linear`` and ``Affine`` for the classifier, the output group average folded into the last
+  ``Affine`` (an exact linear map);
 - backward cell edges as **recurrent edges**: an edge from a later node to an earlier one closes a cycle,
-  and the discrete-time reading of a cycle (nirtorch's, which snnTorch and spikingjelly use) gives it the
-  one-step delay of the model's feedback. They are listed in the metadata.
+  and the discrete-time reading of a cycle (nirtorch's, which snnTorch and spikingjelly use, and
+  ``nirtorch.load``'s, which Norse uses) gives it the one-step delay of the model's feedback. They are listed
+  in the metadata.
 
 What NIR cannot express, and how the file handles it (also written into the graph's metadata):
 
@@ -47,6 +55,7 @@ import numpy as np
 import torch
 
 from exporters.graph import GraphNode, NetworkGraph, network_graph
+from exporters.nir_layout import depth_first_layout
 from snasnet.atomic import atomic_path
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
@@ -136,11 +145,36 @@ def _lif(nir, node: GraphNode, dt: float):
 
 @NIR_WRITERS.register("avgpool")
 def _avgpool(nir, node: GraphNode, dt: float):
-    p = node.params
-    return nir.AvgPool2d(
-        kernel_size=np.array([p["kernel"]] * 2),
-        stride=np.array([p["stride"]] * 2),
-        padding=np.array([p["padding"]] * 2),
+    """Average pooling as a fixed convolution: each channel's k x k window weighted 1/k^2 (the model's pools
+    count the padding in), nothing across channels. NIR's ``AvgPool2d`` is what Norse maps no module for."""
+    p, channels = node.params, node.shape[0]
+    weight = np.zeros((channels, channels, p["kernel"], p["kernel"]), dtype=np.float32)
+    weight[np.arange(channels), np.arange(channels)] = np.float32(1 / p["kernel"] ** 2)
+    return nir.Conv2d(
+        input_shape=tuple(p["input_size"]),
+        weight=weight,
+        stride=(p["stride"],) * 2,
+        padding=(p["padding"],) * 2,
+        dilation=(1, 1),
+        groups=1,
+        bias=np.zeros(channels, dtype=np.float32),
+    )
+
+
+@NIR_WRITERS.register("zero")
+def _zero(nir, node: GraphNode, dt: float):
+    """0 from any input (``exporters.nir_layout``): it orders the nodes for depth-first readers, adds nothing."""
+    weight = _np(node.params["weight"])
+    if weight.ndim == 2:
+        return nir.Linear(weight=weight)
+    return nir.Conv2d(
+        input_shape=tuple(node.params["input_size"]),
+        weight=weight,
+        stride=(1, 1),
+        padding=(0, 0),
+        dilation=(1, 1),
+        groups=1,
+        bias=np.zeros(weight.shape[0], dtype=np.float32),
     )
 
 
@@ -195,17 +229,19 @@ def to_nir(model: SNASNet, dt: float = DEFAULT_DT):
     if dt <= 0:
         raise ConfigError(f"dt must be positive (got {dt})")
     graph = network_graph(model)
+    _check_cycles(graph)  # before the layout, whose zero nodes would close cycles the model does not have
+    graph = depth_first_layout(graph)
     names = {
         n.name: n.name if n.kind in ("input", "output") else f"n{i:03d}_{n.name}" for i, n in enumerate(graph.nodes)
     }
-    _check_cycles(graph)
     nodes = {names[n.name]: NIR_WRITERS.get(n.kind)(nir, n, dt) for n in graph.nodes}
     edges = [(names[e.src], names[e.dst]) for e in graph.edges]
     recurrent = [f"{names[e.src]} -> {names[e.dst]}" for e in graph.delayed_edges]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=_metadata(model, dt, recurrent, graph.dropped))
+    zeros = [names[n.name] for n in graph.nodes if n.kind == "zero"]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=_metadata(model, dt, recurrent, zeros, graph.dropped))
 
 
-def _metadata(model: SNASNet, dt: float, recurrent: list[str], dropped: list[str]) -> dict:
+def _metadata(model: SNASNet, dt: float, recurrent: list[str], zeros: list[str], dropped: list[str]) -> dict:
     return {
         "producer": "snasnet",
         "arch": str(model.arch),
@@ -224,6 +260,10 @@ def _metadata(model: SNASNet, dt: float, recurrent: list[str], dropped: list[str
         "float32 step, so that this is the model's v >= threshold",
         "threshold": model.lif.threshold,
         "dropped_dead_ends": json.dumps(dropped),
+        "zero_nodes": json.dumps(zeros),
+        "node_order": "node names sort in execution order, and so does the depth-first preorder from the input "
+        "(each node's edge to the next is listed first); zero_nodes output 0 and exist only to give that order",
+        "pooling": "average pooling as Conv2d: weight 1/k^2 on each channel's own window, 0 across channels",
     }
 
 

@@ -132,9 +132,11 @@ def check_importer(
     if not importer.installed:
         return ImporterCheck(name, installed=False, loads=False, error=f"{importer.package} is not installed")
     try:
-        # snnTorch prints as it imports; nirtorch warns that Norse's and sinabs's loader is deprecated
+        # snnTorch prints as it imports; nirtorch warns that Norse's and sinabs's loader is deprecated, torch
+        # that Norse's import uses torch.jit.script
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             scores = importer.run(graph, images, timesteps, dt)
         parity = compare_scores(scores.detach().reshape(reference.shape), reference)
     except Exception as exc:  # the importer's own failure is the finding

@@ -83,11 +83,11 @@ def test_batch_norm_before_a_lif_is_a_diagonal_1x1_convolution():
 def test_a_forward_cell_has_no_junction_nodes_only_nir_types_every_importer_maps():
     graph = to_nir(digits_model("0342 0000 0003 0000", "forward"))
     kinds = {type(node).__name__ for node in graph.nodes.values()}
-    assert kinds == {"Input", "Conv2d", "LIF", "AvgPool2d", "Flatten", "Linear", "Affine", "Output"}
+    assert kinds == {"Input", "Conv2d", "LIF", "Flatten", "Linear", "Affine", "Output"}  # pools: Conv2d
     assert "Scale" not in kinds and json.loads(graph.metadata["recurrent_edges"]) == []
     # cell node 3 = e03 + e23: the two convolutions' edges go straight into downconv1's batch norm
-    into_bn = sorted(src for src, dst in graph.edges if dst.endswith("downconv1_0_bn"))
-    assert [name.split("_", 1)[1] for name in into_bn] == ["cell1_e03_1_conv", "cell1_e23_1_conv"]
+    into_bn = sorted(src.split("_", 1)[1] for src, dst in graph.edges if dst.endswith("downconv1_0_bn"))
+    assert into_bn == ["cell1_e03_1_conv", "cell1_e23_1_conv"]
     # cell node 0 (the stem) fans out to the edges e02 and e03: one edge to each consumer (e01 leads to node 1,
     # which feeds nothing: a dead end, left out and named in the metadata)
     from_stem = sorted(dst.split("_", 1)[1] for src, dst in graph.edges if src.endswith("stem_0_conv"))
@@ -100,6 +100,43 @@ def test_a_forward_cell_has_no_junction_nodes_only_nir_types_every_importer_maps
     ]
 
 
+def test_average_pooling_is_a_fixed_convolution_within_each_channel():
+    """Norse maps no NIR AvgPool2d: each pool is a Conv2d weighting a channel's window 1/k^2 and nothing across
+    channels, which computes the model's pooling (its pools count the padding in)."""
+    model = digits_model("0342 0000 0003 0000", "forward")
+    graph = to_nir(model)
+    pools = {name.split("_", 1)[1]: node for name, node in graph.nodes.items() if name.endswith("avgpool")}
+    assert set(pools) == {"cell1_e02_avgpool", "resdownsample1_avgpool", "cell2_e02_avgpool", "resdownsample2_avgpool"}
+    pool = pools["cell1_e02_avgpool"]
+    assert isinstance(pool, nir.Conv2d) and pool.weight.shape == (32, 32, 3, 3)
+    assert np.count_nonzero(pool.weight) == 32 * 9  # off each channel's own window: exact zeros
+    np.testing.assert_array_equal(np.diagonal(pool.weight), np.full((3, 3, 32), 1 / 9, np.float32))
+    x = torch.randn(4, 32, 8, 8, generator=torch.Generator().manual_seed(0))
+    conv = torch.nn.functional.conv2d(x, torch.from_numpy(pool.weight), torch.from_numpy(pool.bias), padding=1)
+    torch.testing.assert_close(conv, model.cell1.forward_edge(0, 2)(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("arch", "celltype"), ARCHS)
+def test_the_depth_first_preorder_of_the_file_runs_every_node_after_its_inputs(tmp_path, arch, celltype):
+    """Norse's loader (nirtorch.load) runs nodes in depth-first preorder from the input, each node's edges in
+    file order. In the file that preorder is the node order, every edge goes forward in it except the
+    recurrent ones, and the zero nodes that put a branch after the one before it add exactly 0."""
+    from nirtorch.graph_utils import trace_execution
+
+    graph = nir.read(export_nir(digits_model(arch, celltype), tmp_path / "model.nir"))
+    children = {}
+    for src, dst in graph.edges:
+        children.setdefault(src, []).append(dst)
+    order = trace_execution("input", lambda node: children.get(node, []))
+    assert order == ["input", *(n for n in graph.nodes if n.startswith("n")), "output"]
+    position = {name: i for i, name in enumerate(order)}
+    recurrent = {tuple(e.split(" -> ")) for e in json.loads(graph.metadata["recurrent_edges"])}
+    assert {e for e in graph.edges if position[e[0]] >= position[e[1]]} == recurrent
+    zeros = json.loads(graph.metadata["zero_nodes"])
+    assert zeros == [name for name in graph.nodes if name.endswith("_wait")] != []
+    assert all(not graph.nodes[name].weight.any() and not graph.nodes[name].bias.any() for name in zeros)
+
+
 def test_backward_edges_are_recurrent_edges_into_their_destination_node():
     graph = to_nir(digits_model("0141 2000 0303 3210"))
     recurrent = json.loads(graph.metadata["recurrent_edges"])
@@ -110,8 +147,10 @@ def test_backward_edges_are_recurrent_edges_into_their_destination_node():
         assert (src, dst) in graph.edges
         assert src > dst, "a recurrent edge goes back to an earlier node: it closes a cycle"
     # the backward skip is an identity node of its own, so that its delay has a place
-    assert "n016_cell1_e32_identity -> n007_cell1_node2" in recurrent
-    skip = graph.nodes["n016_cell1_e32_identity"]
+    [skip_name] = [name for name in graph.nodes if name.endswith("cell1_e32_identity")]
+    [node2] = [name for name in graph.nodes if name.endswith("cell1_node2")]
+    assert f"{skip_name} -> {node2}" in recurrent
+    skip = graph.nodes[skip_name]
     np.testing.assert_array_equal(skip.weight[:, :, 0, 0], np.eye(32, dtype=np.float32))
     assert (skip.bias == 0).all()
 

@@ -1,10 +1,12 @@
 """The exported NIR file in the neuromorphic toolchains' own importers, as their users call them: snnTorch,
-spikingjelly and nirtorch load it and, run for T steps on digits images with the outputs averaged, compute what
-the model computes (the golden rule), forward and backward cells alike. Norse and sinabs cannot, for reasons of
-their own that the tests pin down, so that we notice when they start to work (docs/export.md says why)."""
+Norse, spikingjelly and nirtorch load it and, run for T steps on digits images with the outputs averaged, compute
+what the model computes (the golden rule), forward and backward cells alike. sinabs cannot, for reasons of its own
+that the tests pin down, and so do the Norse limits the file works around (no AvgPool2d, a depth-first loader),
+so that we notice when they change (docs/export.md says why)."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import nir
@@ -13,9 +15,11 @@ import pytest
 import torch
 from helpers import lively_weights
 
+from exporters.graph import GraphEdge, GraphNode, NetworkGraph
 from exporters.jobs import check_images
-from exporters.nir import export_nir
+from exporters.nir import NIR_WRITERS, export_nir
 from exporters.nir_importers import IMPORTERS, check_importer, installed_importers
+from exporters.nir_layout import depth_first_layout
 from exporters.parity import torch_scores
 from snasnet.data import get_dataset
 from snasnet.model import build_model
@@ -71,21 +75,26 @@ def test_the_models_are_trained_ish(exported):
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("importer", ["snntorch", "spikingjelly", "nirtorch"])
+@pytest.mark.parametrize("importer", ["snntorch", "norse", "spikingjelly", "nirtorch"])
 def test_importer_loads_the_file_and_reproduces_the_model(exported, importer, cell):
     check = run(importer, exported, cell)
     assert check.loads, check.error
     assert check.parity.passed, check.parity.summary()
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-def test_norse_has_no_avgpool2d(exported, cell):
-    """norse.torch.from_nir maps no AvgPool2d (its loader leaves the node out), and the node after it finds no
-    input. Even without pooling, its loader (nirtorch.load) runs the nodes in depth-first order, which runs
-    a node before all its inputs whenever two branches meet: see the next test."""
-    check = run("norse", exported, cell)
-    assert not check.loads
-    assert check.error.startswith("KeyError: 'n0") and "avgpool" in check.error
+def test_norse_maps_no_avgpool2d_so_the_file_writes_pools_as_convolutions():
+    """Norse's module map returns nothing for NIR's AvgPool2d, and a graph with one does not load (our files
+    before pools became fixed Conv2d nodes failed with KeyError on the first pool)."""
+    norse = pytest.importorskip("norse.torch")
+    from norse.torch.utils.import_nir import _import_norse_module
+
+    pool = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    assert _import_norse_module(pool) is None
+    nodes = {"input": nir.Input(input_type=np.array([1, 4, 4])), "pool": pool}
+    nodes["output"] = nir.Output(output_type=np.array([1, 2, 2]))
+    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "pool"), ("pool", "output")])
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="Cannot find the input of an empty graph"):
+        norse.from_nir(graph)
 
 
 def _diamond(a: float, b: float):
@@ -104,8 +113,8 @@ def _diamond(a: float, b: float):
 
 
 def test_norses_loader_runs_a_node_before_its_inputs_where_branches_meet():
-    """What keeps Norse from running any cell with two edges into a node: at the first step the diamond gives
-    one branch only (2, not 2 + 3); nirtorch's own executor gives 5."""
+    """Why the file has zero nodes: Norse's loader runs nodes in depth-first preorder, so at the first step the
+    diamond gives one branch only (2, not 2 + 3); nirtorch's own executor gives 5. The next test: laid out."""
     norse = pytest.importorskip("norse.torch")
     import nirtorch
 
@@ -115,6 +124,67 @@ def test_norses_loader_runs_a_node_before_its_inputs_where_branches_meet():
     assert out.item() != 5.0
     out, _ = nirtorch.nir_to_torch(_diamond(2.0, 3.0), {})(x)
     assert out.item() == 5.0
+
+
+def _diamond_network(a: float, b: float) -> NetworkGraph:
+    """The diamond above as our network graph."""
+    nodes = [GraphNode("input", "input", (1,)), GraphNode("output", "output", (1,))]
+    nodes[1:1] = [
+        GraphNode(name, "linear", (1,), {"weight": torch.full((1, 1), w), "bias": None})
+        for name, w in (("a", a), ("b1", 1.0), ("b2", b), ("sum", 1.0))
+    ]
+    pairs = [("input", "a"), ("input", "b1"), ("b1", "b2"), ("a", "sum"), ("b2", "sum"), ("sum", "output")]
+    return NetworkGraph(nodes, [GraphEdge(src, dst) for src, dst in pairs])
+
+
+def test_the_depth_first_layout_makes_norse_run_where_branches_meet():
+    """Laid out, the diamond's second branch waits for the first through a zero node: Norse gives 2 + 3."""
+    norse = pytest.importorskip("norse.torch")
+
+    graph = depth_first_layout(_diamond_network(2.0, 3.0))
+    assert [n.name for n in graph.nodes] == ["input", "a", "b1_wait", "b1", "b2", "sum", "output"]
+    nodes = {n.name: NIR_WRITERS.get(n.kind)(nir, n, 1e-4) for n in graph.nodes}
+    laid_out = nir.NIRGraph(nodes=nodes, edges=[(e.src, e.dst) for e in graph.edges])
+    with pytest.warns(DeprecationWarning):
+        out, _ = norse.from_nir(laid_out)(torch.ones(1, 1))
+    assert out.item() == 5.0
+
+
+@pytest.mark.parametrize("cell", ["forward", "backward"])
+def test_without_its_zero_nodes_the_file_is_another_network_in_norse_only(exported, cell):
+    """The zero nodes only order the nodes: without them nirtorch (file order) still computes the model; Norse
+    (depth-first order) runs downconv1's batch norm before the cell's e03 branch and, as its loader returns the
+    last node it ran, returns that branch's convolution ([64, 32, 8, 8]) for the class scores."""
+    graph, images, reference = exported[cell]
+    stripped = copy.deepcopy(graph)
+    zeros = {name for name in stripped.nodes if name.endswith("_wait")}
+    assert zeros
+    stripped.nodes = {name: node for name, node in stripped.nodes.items() if name not in zeros}
+    stripped.edges = [e for e in stripped.edges if not zeros & set(e)]
+    assert check_importer("nirtorch", stripped, images, reference, TIMESTEPS, 1e-4).passed
+    check = run("norse", {cell: (stripped, images, reference)}, cell)
+    assert not check.loads and check.error == "RuntimeError: shape '[64, 10]' is invalid for input of size 131072"
+
+
+def test_norse_delays_a_cycle_by_one_step_as_the_models_feedback():
+    """How Norse reads a cycle: an input that has not run yet at this step is its value of the previous step
+    (0 at step 0). The loop a = x + b, b = a gives 1, 2, 3, 4 for x = 1, as nirtorch's executor does, which
+    is the backward edges' one-step delay; so backward cells pass in Norse too (above)."""
+    norse = pytest.importorskip("norse.torch")
+    import nirtorch
+
+    one = np.ones((1, 1), np.float32)
+    nodes = {"input": nir.Input(input_type=np.array([1])), "a": nir.Linear(weight=one), "b": nir.Linear(weight=one)}
+    nodes["output"] = nir.Output(output_type=np.array([1]))
+    loop = nir.NIRGraph(nodes=nodes, edges=[("input", "a"), ("a", "b"), ("b", "a"), ("b", "output")])
+    with pytest.warns(DeprecationWarning):
+        loaded = norse.from_nir(loop)
+    for module in (loaded, nirtorch.nir_to_torch(loop, {})):
+        state, outputs = None, []
+        for _ in range(4):
+            out, state = module(torch.ones(1, 1), state)
+            outputs.append(out.item())
+        assert outputs == [1.0, 2.0, 3.0, 4.0]
 
 
 @pytest.mark.parametrize("cell", ["forward", "backward"])
@@ -161,7 +231,7 @@ def test_spikingjelly_fires_on_the_threshold_where_nir_does_not():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("importer", ["snntorch"])
+@pytest.mark.parametrize("importer", ["snntorch", "norse"])
 def test_golden_cifar100_weights_in_the_importers(tmp_path, importer, golden_state_dict, golden_images):
     """The golden rule (29 of 32, README) on the original's cifar100 network with the golden weights
     (spikingjelly: the test above)."""

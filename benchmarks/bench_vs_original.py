@@ -24,6 +24,10 @@ median over ``--repeats`` processes of images/s and the ratio snasnet / original
   call making the kernel on the device and adding it to a float64 host matrix, ``slogdet``), snasnet's
   ``snasnet.search.score_candidate`` (build, 2 batches). Images/s counts the 2 batches.
 
+``--profile`` adds, per row, one profiled call on each side: the share of its time spent in convolutions,
+whether both sides do the same convolution work, and the ratio snasnet would reach if nothing but those
+convolutions took time on its side (the ceiling for any change that keeps the original's arithmetic).
+
 The original is CUDA-only: its ``.cuda()`` calls are patched at run time to leave tensors on the CPU, as a
 user comparing on a laptop would; nothing of its code is copied here. Random images stand in for the data
 set (the time does not depend on the pixels). Not part of the tests or CI.
@@ -47,8 +51,10 @@ LABELS = {"eval": "eval", "train": "train step", "search": "search candidate"}
 
 # --- the worker: one measurement in this process ------------------------------------------------------
 def _timed(fn, calls: int) -> float:
-    """Median seconds of ``calls`` calls after one untimed call."""
+    """Median seconds of ``calls`` calls after one untimed call (NaN for none)."""
     fn()
+    if calls == 0:
+        return float("nan")
     times = []
     for _ in range(calls):
         start = time.perf_counter()
@@ -65,7 +71,7 @@ def _inputs(torch, batch: int, channels: int, size: int, classes: int, seed: int
 _PRESET_SHAPES = {"cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "tinyimagenet": (3, 64, 200)}
 
 
-def _original_worker(args: argparse.Namespace) -> float:
+def _original_worker(args: argparse.Namespace, captured: dict) -> float:
     original = Path(args.original).resolve()
     sys.path[:0] = [str(original / "sj14"), str(original)]
     import numpy as np
@@ -144,10 +150,11 @@ def _original_worker(args: argparse.Namespace) -> float:
                     net(images.cuda())
                     np.linalg.slogdet(state["K"] / state["calls"])
 
+    captured["run"] = run
     return _timed(run, args.calls)
 
 
-def _snasnet_worker(args: argparse.Namespace) -> float:
+def _snasnet_worker(args: argparse.Namespace, captured: dict) -> float:
     if args.snasnet:
         sys.path.insert(0, str(Path(args.snasnet).resolve()))
     import torch
@@ -187,13 +194,40 @@ def _snasnet_worker(args: argparse.Namespace) -> float:
         def run() -> None:
             score_candidate(arch, batches, preset=args.preset, timesteps=args.timesteps)
 
+    captured["run"] = run
     return _timed(run, args.calls)
 
 
+def _convolution_profile(fn) -> dict:
+    """The share of one call's operator time spent in convolutions (forward and backward), and the
+    convolution work it did: per operator and shapes of one sample, the samples it ran through (a side
+    that runs T steps as one call of T*B samples does the same work as T calls of B)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        fn()
+    events = prof.key_averages(group_by_input_shape=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    convs = [e for e in events if "conv" in e.key and e.self_cpu_time_total > 0]
+    work: dict[str, int] = {}
+    for e in convs:
+        shapes = [s for s in e.input_shapes if s][:3]  # data (and gradient), then the weight
+        if e.key == "aten::convolution" or not shapes:
+            continue  # the dispatcher above the kernel: counted by the kernel's own entry
+        samples = shapes[0][0]
+        key = f"{e.key} {[s[1:] for s in shapes[:-1]]} weight {shapes[-1]}"
+        work[key] = work.get(key, 0) + samples * e.count
+    return {"conv_share": sum(e.self_cpu_time_total for e in convs) / total, "conv_work": work}
+
+
 def _worker(args: argparse.Namespace) -> None:
-    seconds = (_original_worker if args.side == "original" else _snasnet_worker)(args)
+    captured = {}
+    seconds = (_original_worker if args.side == "original" else _snasnet_worker)(args, captured)
     images = args.batch * (2 if args.task == "search" else 1)
-    print(json.dumps({"seconds": seconds, "images_per_s": images / seconds}))
+    result = {"seconds": seconds, "images_per_s": images / seconds}
+    if args.profile:
+        result.update(_convolution_profile(captured["run"]))
+    print(json.dumps(result))
 
 
 # --- the driver -------------------------------------------------------------------------------------
@@ -213,10 +247,14 @@ def _check_original(directory: str) -> str | None:
     return None
 
 
-def _measure(args: argparse.Namespace, side: str, task: str, batch: int) -> float:
+def _measure(args: argparse.Namespace, side: str, task: str, batch: int, profile: bool = False) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--task", task, "--batch", str(batch)]
+    if profile:  # one untimed call, then the profiled one
+        cmd += ["--profile", "--calls", "0"]
     for option in ("original", "snasnet", "arch", "celltype", "preset", "timesteps", "threads", "calls"):
         value = getattr(args, option)
+        if option == "calls" and profile:
+            continue
         if value is not None:
             cmd += [f"--{option}", str(value)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -230,7 +268,21 @@ def _measure(args: argparse.Namespace, side: str, task: str, batch: int) -> floa
     )
     if done.returncode != 0:
         sys.exit(f"the {side} {task} measurement failed:\n{done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["images_per_s"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _print_profile(args: argparse.Namespace, task: str, batch: int) -> dict:
+    """One profiled call per side. The original's convolution share s bounds what a faster rest can give:
+    with the same convolutions at the same speed and nothing else, snasnet / original would be 1 / s."""
+    prof = {side: _measure(args, side, task, batch, profile=True) for side in ("original", "snasnet")}
+    same = prof["original"]["conv_work"] == prof["snasnet"]["conv_work"]
+    share = prof["original"]["conv_share"]
+    print(
+        f"{'':24s} convolutions: {share:.0%} of the original's time, {prof['snasnet']['conv_share']:.0%} of "
+        f"snasnet's; same convolution work (operator, shapes, samples): {'yes' if same else 'no'}; "
+        f"ceiling with those convolutions: {1 / share:.2f}x"
+    )
+    return {side: {"conv_share": p["conv_share"], "conv_work": p["conv_work"]} for side, p in prof.items()}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -248,6 +300,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per side and row")
     parser.add_argument("--calls", type=int, default=1, help="timed calls per process (after one untimed)")
     parser.add_argument("--json", default=None, help="also write every measurement to this file")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one call per side and row: the convolutions' share of the time, whether both sides "
+        "run the same convolutions, and the ratio snasnet would reach if only those were left",
+    )
     # internal: one measurement
     parser.add_argument("--worker", choices=("original", "snasnet"), help=argparse.SUPPRESS)
     parser.add_argument("--task", choices=ROWS, help=argparse.SUPPRESS)
@@ -289,11 +347,13 @@ def main() -> None:
         per = {"original": [], "snasnet": []}
         for _ in range(args.repeats):  # alternating sides, each in a fresh process
             for side in ("original", "snasnet"):
-                per[side].append(_measure(args, side, task, batch))
+                per[side].append(_measure(args, side, task, batch)["images_per_s"])
         orig, ours = statistics.median(per["original"]), statistics.median(per["snasnet"])
         each = ", ".join(f"{s / o:.2f}" for o, s in zip(per["original"], per["snasnet"], strict=True))
         print(f"{LABELS[task] + f' (batch {batch})':24s} {orig:16.2f} {ours:16.2f} {ours / orig:6.2f}x   {each}")
         results.append({"row": task, "batch": batch, **per, "ratio": ours / orig})
+        if args.profile:
+            results[-1]["profile"] = _print_profile(args, task, batch)
     if args.json:
         Path(args.json).write_text(json.dumps({"load": load, "threads": args.threads, "results": results}, indent=1))
 

@@ -26,7 +26,7 @@ from exporters.folding import fold_conv_bn, fold_group_average
 from snasnet.arch import NUM_NODES
 from snasnet.cells import BackwardCell, Cell
 from snasnet.model import SNASNet
-from snasnet.neuron import LIFConfig
+from snasnet.neuron import LIFConfig, charge, fire_and_reset
 from snasnet.ops import AVGPOOL, is_spiking
 
 State = dict[str, torch.Tensor | None]
@@ -34,9 +34,8 @@ State = dict[str, torch.Tensor | None]
 
 @dataclass(frozen=True)
 class LIFParams:
-    """The neuron arithmetic of spikingjelly's ``LIFNode`` with ``decay_input=True``:
-    ``h = v + (x - (v - v_reset)) / tau``; spike where ``h >= threshold``; then hard reset ``v = v_reset``
-    where it spiked (or soft reset ``v = h - threshold * spike`` when ``v_reset`` is None)."""
+    """The model's LIF settings, and its update as tensor arithmetic that a trace sees: the same functions
+    as the model's kernels (``snasnet.neuron.charge`` and ``fire_and_reset``)."""
 
     tau: float
     threshold: float
@@ -54,18 +53,8 @@ class LIFParams:
     def step(self, x: torch.Tensor, v: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: ``(spikes, new membrane)``. ``v=None`` is the state at rest, which needs fewer ops
         (and rounds exactly like spikingjelly's first step)."""
-        vr = self.rest
-        if v is None:
-            h = x / self.tau
-            if vr != 0.0:
-                h = h + vr
-        else:
-            h = v + (x - (v if vr == 0.0 else v - vr)) / self.tau
-        fired = h >= self.threshold
-        spike = fired.to(x.dtype)
-        if self.v_reset is None:
-            return spike, h - spike * self.threshold
-        return spike, h.masked_fill(fired, self.v_reset)
+        _, spike, v_new = fire_and_reset(charge(x, v, self.tau, self.rest), self.threshold, self.v_reset)
+        return spike, v_new
 
 
 def membrane_key(lif_name: str) -> str:

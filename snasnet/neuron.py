@@ -33,14 +33,30 @@ class LIFConfig:
             object.__setattr__(self, "v_reset", float(self.v_reset))
 
 
-def _charge(x: torch.Tensor, v: torch.Tensor | None, tau: float, v_reset: float) -> torch.Tensor:
+# --- the LIF update, written once: the training kernel, the inference kernel and the ONNX plain model
+# (exporters/plain_model.py) compute it with these two functions
+def charge(x: torch.Tensor, v: torch.Tensor | None, tau: float, v_reset: float) -> torch.Tensor:
     """spikingjelly's charge with decay_input, in the same order: h = v + (x - (v - v_reset)) / tau; ``v``
-    None is the rest state (v == v_reset)."""
+    None is the rest state (v == v_reset), which needs fewer operations and rounds exactly like
+    spikingjelly's first step. A new tensor: ``x`` and ``v`` are not changed."""
     if v is None:
         h = torch.div(x, tau)
         return h.add_(v_reset) if v_reset != 0.0 else h
     h = torch.sub(x, v if v_reset == 0.0 else v - v_reset)
     return h.div_(tau).add_(v)
+
+
+def fire_and_reset(
+    h: torch.Tensor, threshold: float, v_reset: float | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fire where ``h >= threshold`` (spikingjelly's Heaviside), then reset: hard to ``v_reset`` where it
+    fired, or soft (``h - threshold * spike``) when ``v_reset`` is None. ``(fired, spike, new membrane)``;
+    ``h`` is not changed."""
+    fired = h >= threshold
+    spike = fired.to(h.dtype)
+    if v_reset is None:
+        return fired, spike, h - spike * threshold
+    return fired, spike, h.masked_fill(fired, v_reset)
 
 
 class _LIFStepATan(torch.autograd.Function):
@@ -53,11 +69,11 @@ class _LIFStepATan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v, tau, threshold, v_reset, alpha):  # noqa: ANN001, ANN205 (autograd's signature)
-        h = _charge(x, v, tau, v_reset)
-        fired = h >= threshold
+        h = charge(x, v, tau, v_reset)
+        fired, spike, v_new = fire_and_reset(h, threshold, v_reset)
         ctx.save_for_backward(h, fired)
         ctx.constants = (tau, threshold, alpha, v is not None)
-        return fired.to(x.dtype), h.masked_fill(fired, v_reset)
+        return spike, v_new
 
     @staticmethod
     def backward(ctx, grad_spike, grad_v):  # noqa: ANN001, ANN205
@@ -102,7 +118,8 @@ class LIFNode(neuron.LIFNode):
         return v if isinstance(v, torch.Tensor) and v.shape == x.shape else None
 
     def _charge_fire_reset(self, x: torch.Tensor, spike_out: torch.Tensor | None = None) -> torch.Tensor:
-        h = _charge(x, self._rest_or_v(x), self.tau, self.v_reset)
+        # fire_and_reset's hard reset, in place: h is this step's own tensor
+        h = charge(x, self._rest_or_v(x), self.tau, self.v_reset)
         fired = h >= self.v_threshold
         spike = fired.to(x.dtype) if spike_out is None else spike_out.copy_(fired)
         self.v = h.masked_fill_(fired, self.v_reset)

@@ -1,9 +1,9 @@
 """Per-layer energy of an SNASNet from measured spikes: synaptic operations, dense MACs, and the same-shape ANN.
 
 Counting (``count_operations``) runs eval batches on the model's fast path with ``snasnet.synops``'s
-``SynapticCounter`` (the one definition of a synaptic operation, which a search also uses), which looks at what
-every convolution and linear layer receives: spikes (SOPs: each spike x the synapses it reaches), pooled spikes into the classifier, and analog inputs
-(dense MACs); see that module for the exact rule.
+``SynapticCounter`` (the one definition of a synaptic operation, which a search also uses): spikes into a layer
+cost SOPs (each spike x the synapses it reaches), pooled spikes into the classifier likewise, analog inputs dense
+MACs; that module says the exact rule.
 
 Pricing (``energy_report``) multiplies SOPs by the profile's E_AC and MACs by its E_MAC, per image. The
 same-shape ANN does every layer's dense MACs once (one pass, no T) at E_MAC. Batch norms, pooling,

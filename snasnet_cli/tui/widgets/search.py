@@ -260,8 +260,7 @@ class SearchPanel(Vertical):
             xs, ys, fx, fy = points
             if xs:
                 plt.scatter(xs, ys, marker="braille", color="blue")
-                plt.scatter(fx, fy, marker=FRONT_MARK, color="green")
-                plt.xlabel("SOPs/image")
+                plt.scatter(fx, fy, marker=FRONT_MARK, color="green")  # (no axis label: the title says it)
         elif scores:
             plt.hist(scores, bins=max(1, min(20, len(scores))))
         widget.refresh()

@@ -94,7 +94,9 @@ class SearchConfig:
             object.__setattr__(self, "data_dir", str(self.data_dir))
         object.__setattr__(self, "score", score_name(self.score))  # a renamed score is recorded by its new name
         if self.objectives is not None:  # (run.json stores a list)
-            object.__setattr__(self, "objectives", tuple(score_name(str(n)) for n in self.objectives))
+            names = tuple(score_name(str(n)) for n in self.objectives)
+            # the score alone is the default: stored as None, so that naming it changes nothing on a resume
+            object.__setattr__(self, "objectives", None if names == (self.score,) else names)
 
     def validate(self) -> None:
         """One clear error for a setting that cannot work (before any work starts; cheap: builds nothing)."""

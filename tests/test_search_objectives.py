@@ -36,6 +36,8 @@ def test_one_objective_is_the_search_of_before(tmp_path):
     assert (tmp_path / "named" / "best_arch.json").read_text() == (tmp_path / "plain" / "best_arch.json").read_text()
     assert not (tmp_path / "named" / "pareto.csv").exists() and plain.front == [] and plain.chosen is None
     assert [r["front"] for r in csv_rows(tmp_path / "plain")] == [""] * 6
+    # naming the score alone is the default: a search made without --objectives resumes with it
+    assert resume_config(tmp_path / "plain", objectives=("sahd",), num_search=7).objectives is None
 
 
 def test_every_candidate_carries_its_cost_in_events_and_candidates_csv(front_run):

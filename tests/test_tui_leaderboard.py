@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from prepared_runs import T0, append_events, candidate_event, event, write_run_json, write_search_run
-from test_tui_app import SIZE, fake_python, leaderboard, pilot_test, wait_for
+from test_tui_app import SIZE, fake_python, leaderboard, pilot_test, shown, wait_for
 from textual_plotext import PlotextPlot
 
 from snasnet.pareto import front_ranks
@@ -145,7 +145,8 @@ def test_a_finished_multi_objective_search_names_the_chosen_cell_as_its_best():
     events.append(
         event("search_finished", T0 + 5, candidates=3, top=top, front=top, chosen={"index": 1, "rule": "knee: ..."})
     )
-    search = replay(events).search
+    state = replay(events)
+    search = state.search
     assert search.best.index == 1 and search.best.sops == 100.0  # what best_arch.json holds, not the top score
     assert search.front == (0, 1) and search.chosen_rule == "knee: ..." and search.objectives == ("sahd", "sops")
 
@@ -180,3 +181,15 @@ def test_the_scatter_kept_batch_by_batch_equals_one_made_at_once():
         batched.extend(cands[start : start + 250])
         batched.scatter(columns=30, rows=12)
     assert batched.scatter(columns=30, rows=12) == whole.scatter(columns=30, rows=12)
+
+
+@pilot_test
+async def test_a_finished_multi_objective_search_shows_its_chosen_cell(tmp_path):
+    run = tmp_path / "search-costs"
+    write_cost_search(run, POINTS)
+    top = [{"index": 1, "arch": candidate_event(1, 9.0, T0)["arch"], "score": 9.0}]
+    finished = event("search_finished", T0 + 9, candidates=5, top=top, front=top, chosen={"index": 2, "rule": "knee"})
+    append_events(run, [finished, event("run_finished", T0 + 9, status="ok", error=None)])
+    app = DashboardApp(RunsSource.for_path(run), poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "chosen #2 7.00" in shown(app, "#search-stats"), what="the chosen cell")

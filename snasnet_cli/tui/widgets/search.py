@@ -162,7 +162,8 @@ class SearchPanel(Vertical):
             f"  {search.done}{total} scored  {rate}  ETA {format_duration(search.eta_seconds)}",
         )
         best = search.best
-        line.append("\nbest ")
+        # several objectives: the cell best_arch.json holds was chosen by a budget or the knee, not the best score
+        line.append("\nchosen " if search.chosen_rule else "\nbest ")
         if best is None:
             line.append("-", style="dim")
         else:

@@ -44,15 +44,19 @@ from snasnet.distributed import (
 )
 from snasnet.errors import ConfigError, SnasnetError
 from snasnet.model import build_model
+from snasnet.objectives import BUDGETS, Ranking, choose, minimised, parse_objectives, rank
+from snasnet.pareto import crowding_distances
 from snasnet.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.score import get_score, score_name, score_network
 from snasnet.seeding import derive_seed
 from snasnet.strategies import STRATEGIES, Strategy, make_strategy
+from snasnet.synops import CostCounter
 
 CANDIDATES_CSV = "candidates.csv"
+PARETO_CSV = "pareto.csv"
 #: options a resumed search may change: how many candidates, where they run and read their data, how many
-#: are shown
-RESUMABLE_CHANGES = ("num_search", "device", "data_dir", "download", "top_k")
+#: are shown, which cell of the front is chosen
+RESUMABLE_CHANGES = ("num_search", "device", "data_dir", "download", "top_k", "max_sops", "max_params")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class SearchConfig:
     #: evolution: population size and tournament size
     population: int = 50
     tournament: int = 10
+    #: what the candidates are ranked by (``snasnet.objectives``); None: the score alone
+    objectives: tuple[str, ...] | None = None
+    #: several objectives: the chosen cell is the best score within these budgets (per image), else the knee
+    max_sops: float | None = None
+    max_params: int | None = None
     #: dataset-specific options (``get_dataset``) and network overrides (``build_model``), for Python use
     dataset_options: dict = field(default_factory=dict)
     model_options: dict = field(default_factory=dict)
@@ -84,6 +93,10 @@ class SearchConfig:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(self.data_dir))
         object.__setattr__(self, "score", score_name(self.score))  # a renamed score is recorded by its new name
+        if self.objectives is not None:  # (run.json stores a list)
+            names = tuple(score_name(str(n)) for n in self.objectives)
+            # the score alone is the default: stored as None, so that naming it changes nothing on a resume
+            object.__setattr__(self, "objectives", None if names == (self.score,) else names)
 
     def validate(self) -> None:
         """One clear error for a setting that cannot work (before any work starts; cheap: builds nothing)."""
@@ -103,13 +116,44 @@ class SearchConfig:
         for option, value, least in checks:
             if value is not None and value < least:
                 raise ConfigError(f"{option} must be at least {least} (got {value})")
+        objectives = self.parsed_objectives()
+        scores = [o.name for o in objectives if o.is_score]
+        if scores and scores[0] != self.score:
+            raise ConfigError(
+                f"--objectives names the score {scores[0]} but --score is {self.score}: give one of them, or the same"
+            )
+        for key, name in BUDGETS.items():
+            limit, option = getattr(self, key), "--" + key.replace("_", "-")
+            if limit is None:
+                continue
+            if not limit > 0:
+                raise ConfigError(f"{option} must be a positive number (got {limit})")
+            if len(objectives) < 2 or name not in self.objective_names:
+                raise ConfigError(
+                    f"{option} bounds the {name} of a search with several objectives: give --objectives "
+                    f"{self.score},{name} (got --objectives {','.join(self.objective_names)})"
+                )
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The objectives by name: the score alone unless ``objectives`` says otherwise."""
+        return (self.score,) if self.objectives is None else self.objectives
+
+    def parsed_objectives(self) -> tuple:
+        return parse_objectives(self.objective_names)
+
+    def budgets(self) -> dict[str, float]:
+        return {key: getattr(self, key) for key in BUDGETS if getattr(self, key) is not None}
 
     def make_strategy(self) -> Strategy:
         options = {"population": self.population, "tournament": self.tournament} if self.strategy == "evolution" else {}
         return make_strategy(self.strategy, self.celltype, self.seed, self.num_search, **options)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.objectives is not None:  # as run.json reads back
+            data["objectives"] = list(self.objectives)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> SearchConfig:
@@ -132,6 +176,10 @@ class Candidate:
     mean_firing_rate: float
     seconds: float
     worker: int = 0  # the rank that scored it
+    #: the cost measured in the scoring pass (``snasnet.synops``), per image; None in runs made before
+    sops: float | None = None
+    macs: float | None = None
+    params: int | None = None
 
     def to_event(self) -> dict:
         """The ``candidate_scored`` fields (docs/events.md); a non-finite score is written as null."""
@@ -145,6 +193,9 @@ class Candidate:
             "mean_firing_rate": self.mean_firing_rate,
             "seconds": round(self.seconds, 4),
             "worker": self.worker,
+            "sops": self.sops,
+            "macs": self.macs,
+            "params": self.params,
         }
 
     @classmethod
@@ -158,12 +209,21 @@ class Candidate:
             mean_firing_rate=float(event.get("mean_firing_rate") or 0.0),
             seconds=float(event.get("seconds") or 0.0),
             worker=int(event.get("worker") or 0),
+            sops=_number(event.get("sops")),
+            macs=_number(event.get("macs")),
+            params=None if event.get("params") is None else int(event["params"]),
         )
 
     def summary(self) -> dict:
-        """The ``search_finished`` top-k entry."""
+        """The ``search_finished`` top-k and front entry."""
         event = self.to_event()
-        return {key: event[key] for key in ("index", "arch", "celltype", "canonical", "score")}
+        return {
+            key: event[key] for key in ("index", "arch", "celltype", "canonical", "score", "sops", "macs", "params")
+        }
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)
 
 
 def ranked(candidates: list[Candidate]) -> list[Candidate]:
@@ -175,10 +235,15 @@ def ranked(candidates: list[Candidate]) -> list[Candidate]:
 class SearchResult:
     run_dir: Path
     candidates: list[Candidate]  # in the order they were proposed
-    ranking: list[Candidate]  # best first
+    ranking: list[Candidate]  # best first (several objectives: by front rank)
     #: the search asked for more candidates than its space holds, and scored them all
     space_exhausted: bool
     best_arch_file: Path
+    #: several objectives: the Pareto front (best first), each candidate's front rank, the chosen cell and why
+    front: list[Candidate] = field(default_factory=list)
+    fronts: dict[int, int] = field(default_factory=dict)
+    chosen: Candidate | None = None
+    rule: str | None = None
 
 
 # --- scoring one candidate ------------------------------------------------------------------------
@@ -220,17 +285,22 @@ def score_candidate(
     **model_options: object,
 ) -> Candidate:
     """Build ``arch`` fresh (the original's initialisation, seeded by ``candidate_seed``) directly on the
-    device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch)."""
+    device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch),
+    counting its synaptic operations and dense MACs per image in the same pass (``snasnet.synops``: every
+    step the scoring pass runs, the last step's feedback included)."""
     device = torch.device(device)
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):
         torch.manual_seed(candidate_seed(seed, arch))
         with device:
             model = build_model(preset, arch, timesteps=timesteps, **model_options)
-        result = score_network(model, batches, score)
+        with CostCounter(model) as counter:  # the cost from the same pass: hooks on the convolutions and linears
+            result = score_network(model, batches, score)
+    cost = counter.cost()
     return Candidate(
-        index, arch, result.score, result.firing_rates, result.mean_firing_rate, time.perf_counter() - start, worker
-    )
+        index, arch, result.score, result.firing_rates, result.mean_firing_rate, time.perf_counter() - start, worker,
+        cost.sops, cost.macs, cost.params,
+    )  # fmt: skip
 
 
 # --- the run directory ----------------------------------------------------------------------------
@@ -311,28 +381,58 @@ def _mismatch_reason(config: SearchConfig, origin: dict) -> str:
     )
 
 
-CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds")
+#: ``front``: the candidate's front rank (1: on the Pareto front) in a search with several objectives
+CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds", "sops", "macs", "params",
+              "front")  # fmt: skip
 
 
-def _csv_row(candidate: Candidate, rank: int | None = None) -> list:
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def _csv_row(candidate: Candidate, rank: int | None = None, front: int | None = None) -> list:
     return [
         candidate.index,
-        "" if rank is None else rank,
+        _blank(rank),
         repr(candidate.score),
         str(candidate.arch),
         candidate.arch.celltype,
         f"{candidate.mean_firing_rate:.6f}",
         f"{candidate.seconds:.3f}",
+        _blank(candidate.sops),
+        _blank(candidate.macs),
+        _blank(candidate.params),
+        _blank(front),
     ]
 
 
-def write_candidates_csv(path: Path, candidates: list[Candidate], ranks: dict[int, int] | None = None) -> None:
-    """All candidates in the order proposed, with their rank once known (written atomically)."""
+def write_candidates_csv(
+    path: Path, candidates: list[Candidate], ranks: dict[int, int] | None = None, fronts: dict[int, int] | None = None
+) -> None:
+    """All candidates in the order proposed, with their rank (and front) once known (written atomically)."""
     with atomic_file(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
         for candidate in candidates:
-            writer.writerow(_csv_row(candidate, (ranks or {}).get(candidate.index)))
+            writer.writerow(
+                _csv_row(candidate, (ranks or {}).get(candidate.index), (fronts or {}).get(candidate.index))
+            )
+
+
+PARETO_FIELDS = ("index", "arch", "celltype", "score", "sops", "macs", "params", "crowding", "chosen")
+
+
+def write_pareto_csv(path: Path, front: list[Candidate], crowding: list[float], chosen: Candidate) -> None:
+    """The Pareto front, best first (as ranked), with each member's crowding distance and the chosen cell."""
+    with atomic_file(path, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(PARETO_FIELDS)
+        for candidate, distance in zip(front, crowding, strict=True):
+            writer.writerow(
+                [candidate.index, str(candidate.arch), candidate.arch.celltype, repr(candidate.score),
+                 _blank(candidate.sops), _blank(candidate.macs), _blank(candidate.params), repr(distance),
+                 int(candidate.index == chosen.index)]
+            )  # fmt: skip
 
 
 def _append_csv(path: Path, candidate: Candidate) -> None:
@@ -340,9 +440,12 @@ def _append_csv(path: Path, candidate: Candidate) -> None:
         csv.writer(f).writerow(_csv_row(candidate))
 
 
-def write_best_arch(path: Path, best: Candidate, config: SearchConfig) -> None:
+def write_best_arch(
+    path: Path, best: Candidate, config: SearchConfig, front: list[Candidate] | None = None, rule: str | None = None
+) -> None:
     """``{"arch", "celltype", "score", "dataset", "seed", ...}``: what ``snasnet train --arch-file`` reads
-    (``Architecture.from_dict``)."""
+    (``Architecture.from_dict``). Several objectives: the chosen cell's fields, its costs, the ``rule`` that chose
+    it, the objectives and the whole ``front``."""
     data = {
         **best.arch.to_dict(),
         "score": best.score if math.isfinite(best.score) else None,
@@ -352,6 +455,16 @@ def write_best_arch(path: Path, best: Candidate, config: SearchConfig) -> None:
         "index": best.index,
         "timesteps": config.timesteps,
     }
+    if front is not None:
+        data.update(
+            sops=best.sops,
+            macs=best.macs,
+            params=best.params,
+            objectives=list(config.objective_names),
+            budgets=config.budgets(),
+            rule=rule,
+            front=[c.summary() for c in front],
+        )
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
@@ -436,6 +549,7 @@ def _search(
     bundle = get_dataset(config.dataset, config.data_dir, config.download, **config.dataset_options)
     preset, model_options = _model_options(config, bundle)
     batches = scoring_batches(bundle.search_set, config.batch_size, config.repeat, config.seed, device)
+    objectives = config.parsed_objectives()
     run, earlier, origin = _open_run(config, env, run_dir, resume, strategy.budget)
     if on_event is not None:
         run.subscribe(on_event)
@@ -448,6 +562,7 @@ def _search(
         "dataset": config.dataset,
         "celltype": config.celltype,
         "score": config.score,
+        "objectives": list(config.objective_names),
         "seed": config.seed,
         "world_size": env.world_size,
         "device": str(device),
@@ -489,20 +604,53 @@ def _search(
                     candidate = earlier[i]
                 if run.enabled:
                     _append_csv(csv_path, candidate)
-                strategy.observe(arch, candidate.score)
+                strategy.observe(arch, _fitness(objectives, candidate))
                 candidates.append(candidate)
-        ranking = ranked(candidates)
+        ranks = rank(candidates, objectives)
+        ranking, several = ranks.order, len(objectives) > 1
+        chosen = choose(ranks, objectives, config.score, config.budgets()) if several and ranking else None
         best_file = run.path / BEST_ARCH
         if run.enabled and ranking:
-            write_candidates_csv(csv_path, candidates, {c.index: r for r, c in enumerate(ranking, start=1)})
-            write_best_arch(best_file, ranking[0], config)
-        run.emit(
-            "search_finished",
-            candidates=len(candidates),
-            top=[c.summary() for c in ranking[: config.top_k]],
-            best_arch_file=str(best_file),
-            space_exhausted=strategy.space_exhausted,
-        )
+            order = {c.index: r for r, c in enumerate(ranking, start=1)}
+            write_candidates_csv(csv_path, candidates, order, ranks.fronts)
+            if chosen is None:
+                write_best_arch(best_file, ranking[0], config)
+            else:
+                write_best_arch(best_file, chosen.candidate, config, ranks.front, chosen.rule)
+                crowding = crowding_distances([minimised(objectives, c) for c in ranks.front])
+                write_pareto_csv(run.path / PARETO_CSV, ranks.front, crowding, chosen.candidate)
+        run.emit("search_finished", **_finished_fields(config, candidates, ranks, chosen, best_file, strategy))
     if not env.is_main:
         return None
-    return SearchResult(run.path, candidates, ranking, strategy.space_exhausted, best_file)
+    return SearchResult(
+        run.path, candidates, ranking, strategy.space_exhausted, best_file, ranks.front, ranks.fronts,
+        chosen.candidate if chosen else None, chosen.rule if chosen else None,
+    )  # fmt: skip
+
+
+def _fitness(objectives: tuple, candidate: Candidate) -> float | tuple[float, ...]:
+    """What a strategy is told: with one objective a number, higher better (``sahd`` alone: the score); with
+    several, the objectives as values to minimise (``minimised``)."""
+    values = minimised(objectives, candidate)
+    return -values[0] if len(values) == 1 else values
+
+
+def _finished_fields(
+    config: SearchConfig, candidates: list[Candidate], ranks: Ranking, chosen, best_file: Path, strategy: Strategy
+) -> dict:
+    fields_ = {
+        "candidates": len(candidates),
+        "top": [
+            {**c.summary(), **({"front": ranks.fronts[c.index]} if c.index in ranks.fronts else {})}
+            for c in ranks.order[: config.top_k]
+        ],
+        "best_arch_file": str(best_file),
+        "space_exhausted": strategy.space_exhausted,
+    }
+    if chosen is not None:
+        fields_.update(
+            objectives=list(config.objective_names),
+            front=[c.summary() for c in ranks.front],
+            chosen={"index": chosen.candidate.index, "rule": chosen.rule},
+        )
+    return fields_

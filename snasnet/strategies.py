@@ -10,6 +10,7 @@ interruption, with another budget, and with any number of ranks scoring the prop
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,7 @@ import torch
 
 from snasnet.arch import INPUT, OUTPUT, Architecture, enumerate_canonical, forward_slots, sample
 from snasnet.errors import ConfigError
+from snasnet.pareto import crowding_distances, front_ranks
 from snasnet.registry import Registry
 
 #: distinct canonical cells of each space: ``len(list(enumerate_canonical(celltype)))`` (checked by tests;
@@ -33,7 +35,8 @@ STALL_DRAWS = 100
 class Strategy:
     """Proposes up to ``budget`` distinct canonical cells: ``propose(limit)`` returns the next ones (at
     most ``limit``; an empty list when it is done), ``observe(arch, score)`` reports a score, in the order
-    the cells were proposed, before the next ``propose``."""
+    the cells were proposed, before the next ``propose``. A search with several objectives reports a
+    ``Fitness`` tuple instead: every objective as a value to minimise (``snasnet.objectives.minimised``)."""
 
     def __init__(self, celltype: str, seed: int, budget: int) -> None:
         self.celltype = celltype
@@ -48,7 +51,7 @@ class Strategy:
     def propose(self, limit: int) -> list[Architecture]:
         raise NotImplementedError
 
-    def observe(self, arch: Architecture, score: float) -> None:
+    def observe(self, arch: Architecture, score: Fitness) -> None:
         """Strategies that do not learn from scores ignore them."""
 
     def _remaining(self, limit: int) -> int:
@@ -79,6 +82,8 @@ class Strategy:
 
 
 StrategyFactory = Callable[..., Strategy]
+#: a score (higher is better), or several objectives' values to minimise
+Fitness = float | tuple[float, ...]
 STRATEGIES: Registry[StrategyFactory] = Registry("strategy")
 register_strategy = STRATEGIES.register
 list_strategies = STRATEGIES.names
@@ -173,7 +178,11 @@ class AgingEvolution(Strategy):
     Children are bred in rounds of ``round_size`` from the population as it was when the round began
     (rounds of several children keep several ranks busy; the round size is fixed, so the cells do not
     depend on the number of ranks). A child whose canonical form was scored before is bred again; after
-    ``max_tries`` such children a fresh cell is drawn (``draw_new``)."""
+    ``max_tries`` such children a fresh cell is drawn (``draw_new``).
+
+    With several objectives the tournament follows NSGA-II (Deb et al. 2002): the winner is the member on the
+    best front of the population, then the one with the largest crowding distance on that front, then the
+    earliest drawn; members with a value that is not finite (a singular score) come after every front."""
 
     def __init__(
         self,
@@ -196,9 +205,9 @@ class AgingEvolution(Strategy):
         self.tournament = min(tournament, self.population_size)
         self.round_size = round_size
         self.max_tries = max_tries
-        self.population: deque[tuple[Architecture, float]] = deque()
+        self.population: deque[tuple[Architecture, Fitness]] = deque()
         self._round: list[Architecture] = []  # children of the current round not yet proposed
-        self._observed_children: list[tuple[Architecture, float]] = []
+        self._observed_children: list[tuple[Architecture, Fitness]] = []
         #: each child's parent
         self.parent_of: dict[Architecture, Architecture] = {}
         self._founders = 0  # founders proposed
@@ -215,7 +224,7 @@ class AgingEvolution(Strategy):
         out, self._round = self._round[:limit], self._round[limit:]
         return out
 
-    def observe(self, arch: Architecture, score: float) -> None:
+    def observe(self, arch: Architecture, score: Fitness) -> None:
         if self._observed < self.population_size:
             self.population.append((arch, score))
         else:
@@ -232,11 +241,12 @@ class AgingEvolution(Strategy):
     def _breed(self, count: int) -> list[Architecture]:
         children = []
         members = list(self.population)
+        merit = _merit([fitness for _, fitness in members])
         for _ in range(count):
             child = None
             for _ in range(self.max_tries):
                 picks = torch.randperm(len(members), generator=self.generator)[: self.tournament].tolist()
-                parent = max((members[i] for i in sorted(picks)), key=lambda member: member[1])[0]
+                parent = members[max(sorted(picks), key=lambda i: merit[i])][0]
                 candidate = mutate(parent, self.generator).canonical()
                 if self._accept(candidate):
                     child, self.parent_of[candidate] = candidate, parent
@@ -245,3 +255,18 @@ class AgingEvolution(Strategy):
                 child = self.draw_new()  # budget is below the space's size, so the sampler finds one)
             children.append(child)
         return children
+
+
+def _merit(values: list[Fitness]) -> list:
+    """A key per member, larger is better (``max`` keeps the first of equals): the score itself with one
+    objective; with several, NSGA-II's (lower front rank, then larger crowding distance on that front)."""
+    if not values or not isinstance(values[0], tuple):
+        return values
+    finite = [i for i, v in enumerate(values) if all(math.isfinite(x) for x in v)]
+    ranks = dict(zip(finite, front_ranks([values[i] for i in finite]), strict=True))
+    crowding: dict[int, float] = {}
+    for front in set(ranks.values()):
+        members = [i for i in finite if ranks[i] == front]
+        crowding.update(zip(members, crowding_distances([values[i] for i in members]), strict=True))
+    worst = max(ranks.values(), default=0) + 1
+    return [(-ranks.get(i, worst), crowding.get(i, -math.inf)) for i in range(len(values))]

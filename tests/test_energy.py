@@ -12,7 +12,7 @@ from helpers import lively_weights
 from spikingjelly.activation_based.op_counter import DispatchCounterMode, SynOpCounter
 from torch import nn
 
-from exporters.energy import ANALOG, POOLED, SPIKES, SynapticCounter, conv_fanout, count_operations, energy_report
+from exporters.energy import count_operations, energy_report
 from exporters.energy_chart import write_energy_chart
 from exporters.energy_profiles import get_profile, list_profiles
 from snasnet.complexity import complexity
@@ -20,6 +20,7 @@ from snasnet.errors import ConfigError
 from snasnet.model import build_model
 from snasnet.neuron import LIFConfig, make_lif
 from snasnet.spikes import SpikeMonitor
+from snasnet.synops import ANALOG, POOLED, SPIKES, SynapticCounter, conv_fanout
 
 T = 5
 # tau = 4/3 (tests/test_spikes.py): input 1.5 fires at every step, 1.2 at every second step, 0.9 never.

@@ -122,7 +122,8 @@ def test_resuming_a_finished_part_scores_only_the_rest_and_ranks_like_one_run(tm
 def test_resume_keeps_the_settings_that_decide_the_scores(tmp_path):
     run_search(config(num_search=2), tmp_path / "run")
     with pytest.raises(
-        ConfigError, match="searched with seed=3.*only num_search, device, data_dir, download, top_k may change"
+        ConfigError,
+        match="searched with seed=3.*only num_search, device, data_dir, download, top_k, max_sops, max_params may",
     ):
         resume_config(tmp_path / "run", seed=4)
     assert resume_config(tmp_path / "run", top_k=2, seed=3).top_k == 2

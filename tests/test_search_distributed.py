@@ -32,7 +32,12 @@ def scored(run_dir) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "strategy", [["--strategy", "random"], ["--strategy", "evolution", "--population", "2", "--tournament", "2"]]
+    "strategy",
+    [
+        ["--strategy", "random"],
+        ["--strategy", "evolution", "--population", "2", "--tournament", "2"],
+        ["--strategy", "evolution", "--population", "2", "--tournament", "2", "--objectives", "sahd,sops"],
+    ],
 )
 def test_two_processes_share_the_candidates_and_rank_like_one(tmp_path, strategy):
     one = search(tmp_path / "one", "-n", "7", *strategy)
@@ -41,12 +46,15 @@ def test_two_processes_share_the_candidates_and_rank_like_one(tmp_path, strategy
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("top 7 of 7 candidates") == 1, "only rank 0 reports"
 
-    fields = ("index", "arch", "score", "firing_rates")
+    fields = ("index", "arch", "score", "firing_rates", "sops", "macs", "params")
     alone, shared = scored(tmp_path / "one"), scored(tmp_path / "two")
     assert [[e[f] for f in fields] for e in shared] == [[e[f] for f in fields] for e in alone]
     assert {e["worker"] for e in shared} == {0, 1} and {e["worker"] for e in alone} == {0}
     best = [json.loads((tmp_path / d / "best_arch.json").read_text()) for d in ("one", "two")]
-    assert best[0] == best[1]
+    assert best[0] == best[1]  # with several objectives: the same front and chosen cell
+    if "--objectives" in strategy:
+        assert len(best[0]["front"]) >= 2
+        assert (tmp_path / "one" / "pareto.csv").read_text() == (tmp_path / "two" / "pareto.csv").read_text()
     started = EventReader(tmp_path / "two" / "events.jsonl").read_new()[0]
     assert started["world_size"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # rank 1 wrote nothing

@@ -27,6 +27,7 @@ from snasnet_cli.options import (
 )
 
 EVOLUTION = "Evolution"
+OBJECTIVES = "Objectives"
 
 
 class RateColumn(ProgressColumn):
@@ -81,14 +82,38 @@ class SearchProgress:
             self.task = None
 
 
+def _count(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def top_table(result, top_k: int) -> Table:
-    table = Table(title=f"top {min(top_k, len(result.ranking))} of {len(result.candidates)} candidates")
+    several = bool(result.fronts)
+    title = f"top {min(top_k, len(result.ranking))} of {len(result.candidates)} candidates"
+    if several and result.ranking:  # (one cell type per search: the rows keep to 80 columns without it)
+        title += f" ({result.ranking[0].arch.celltype} cells), by front"
+    table = Table(title=title)
     for column, justify in (("rank", "right"), ("index", "right"), ("arch", "left"), ("score", "right")):
         table.add_column(column, justify=justify)
-    table.add_column("firing rate", justify="right")
+    for column in ("SOPs/image", "front") if several else ("firing rate",):
+        table.add_column(column, justify="right")
     for rank, c in enumerate(result.ranking[:top_k], start=1):
         score = f"{c.score:.4f}" if math.isfinite(c.score) else "-inf (singular)"
-        table.add_row(str(rank), str(c.index), f"{c.arch} ({c.arch.celltype})", score, f"{c.mean_firing_rate:.3f}")
+        if several:
+            extra = [_count(c.sops), str(result.fronts.get(c.index, "-"))]
+            table.add_row(str(rank), str(c.index), str(c.arch), score, *extra)
+        else:
+            table.add_row(str(rank), str(c.index), f"{c.arch} ({c.arch.celltype})", score, f"{c.mean_firing_rate:.3f}")
+    return table
+
+
+def front_table(result) -> Table:
+    """The Pareto front of a search with several objectives, the chosen cell marked (MACs: pareto.csv)."""
+    table = Table(title=f"Pareto front: {len(result.front)} of {len(result.candidates)} candidates")
+    for column in ("index", "arch", "score", "SOPs/image", "params", "chosen"):
+        table.add_column(column, justify="left" if column == "arch" else "right")
+    for c in result.front:
+        chosen = "*" if result.chosen is not None and c.index == result.chosen.index else ""
+        table.add_row(str(c.index), str(c.arch), f"{c.score:.4f}", _count(c.sops), _count(c.params), chosen)
     return table
 
 
@@ -124,6 +149,23 @@ def search(
         Path | None,
         typer.Option("--resume", help="Continue the interrupted search in this run directory, with its settings."),
     ] = None,
+    objectives: Annotated[
+        str | None,
+        typer.Option(
+            "--objectives",
+            help=f"What to rank by, comma-separated: {choices('snasnet.objectives:OBJECTIVES')} (scores up, costs "
+            "down). Several: a Pareto front, pareto.csv \\[default: the --score alone].",
+            rich_help_panel=OBJECTIVES,
+        ),
+    ] = None,
+    max_sops: Annotated[
+        float | None,
+        typer.Option(help="Choose the best score with at most this many SOPs per image.", rich_help_panel=OBJECTIVES),
+    ] = None,
+    max_params: Annotated[
+        int | None,
+        typer.Option(help="Choose the best score with at most this many parameters.", rich_help_panel=OBJECTIVES),
+    ] = None,
     population: Annotated[int, typer.Option(help="Population size.", rich_help_panel=EVOLUTION)] = 50,
     tournament: Annotated[int, typer.Option(help="Members drawn to pick each parent.", rich_help_panel=EVOLUTION)] = 10,
     quiet: QuietOption = False,
@@ -135,6 +177,7 @@ def search(
     """
     from snasnet.errors import ConfigError
     from snasnet.interrupts import sigterm_as_interrupt
+    from snasnet.objectives import parse_objectives
     from snasnet.runs import default_run_dir
     from snasnet.search import SearchConfig, resume_config, run_search
 
@@ -154,9 +197,17 @@ def search(
         "top_k": top_k,
         "population": population,
         "tournament": tournament,
+        "max_sops": max_sops,
+        "max_params": max_params,
     }
     with warnings.catch_warnings(record=True) as caught:  # a renamed --score: one line, not Python's two
         warnings.simplefilter("always", FutureWarning)
+        if objectives is not None:
+            chosen = parse_objectives(objectives)
+            options["objectives"] = tuple(o.name for o in chosen)
+            named = [o.name for o in chosen if o.is_score]
+            if named and not _given(ctx, "score"):  # --objectives hamming,sops: the search's score is hamming
+                options["score"] = named[0]
         if resume is not None:
             if run_dir is not None and Path(run_dir) != resume:
                 raise ConfigError("--resume continues the run in its own directory: leave out --run-dir")
@@ -186,6 +237,9 @@ def search(
         return
     out = Console()
     out.print(top_table(result, config.top_k))
+    if result.chosen is not None:
+        out.print(front_table(result))
+        out.print(f"chosen: #{result.chosen.index} {result.chosen.arch} ({result.rule})", soft_wrap=True)
     out.print(f"best architecture: {result.best_arch_file}    run directory: {result.run_dir}", soft_wrap=True)
 
 

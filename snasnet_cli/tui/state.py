@@ -85,6 +85,10 @@ class Candidate:
     firing_rates: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     #: the event's own figure (all spikes over all neuron-steps), the one candidates.csv and `snasnet eval` show
     mean_firing_rate: float | None = None
+    #: cost at initialisation, per image (None in runs made before searches measured it)
+    sops: float | None = None
+    macs: float | None = None
+    params: int | None = None
 
     @property
     def sort_score(self) -> float:
@@ -101,6 +105,11 @@ class SearchState:
     best: Candidate | None = None
     top: tuple[Candidate, ...] = ()  # search_finished's list, best first
     best_arch_file: str | None = None
+    #: the run's objectives (run_started) and, once finished with several, its Pareto front (candidate indices)
+    objectives: tuple[str, ...] = ()
+    front: tuple[int, ...] = ()
+    #: several objectives: why ``best`` (the cell in best_arch.json) was chosen
+    chosen_rule: str | None = None
     finished: bool = False
     started_ts: float | None = None  # the latest run_started: a resumed search restarts the clock
     done_at_start: int = 0
@@ -349,6 +358,9 @@ def _on_run_started(d: _Draft, e: Mapping) -> None:
     s.update(started_ts=ts, done_at_start=len(s["candidates"]), finished=False)
     for key in ("strategy", "dataset"):
         s[key] = _str(e.get(key)) or s[key]
+    objectives = e.get("objectives")
+    if isinstance(objectives, list) and all(isinstance(o, str) for o in objectives):
+        s["objectives"] = list(objectives)
     s["total"] = _int(e.get("total")) if _int(e.get("total")) is not None else s["total"]
     t["started_ts"] = ts
     t["done_at_start"] = _Draft._close(TrainState, t).steps_done
@@ -371,6 +383,9 @@ def _candidate(e: Mapping) -> Candidate | None:
         seconds=_num(e.get("seconds")),
         firing_rates=_per_layer(e.get("firing_rates")),
         mean_firing_rate=_num(e.get("mean_firing_rate")),
+        sops=_num(e.get("sops")),
+        macs=_num(e.get("macs")),
+        params=_int(e.get("params")),
     )
 
 
@@ -400,6 +415,14 @@ def _on_search_finished(d: _Draft, e: Mapping) -> None:
     s.update(top=top, finished=True, best_arch_file=_str(e.get("best_arch_file")))
     if top:
         s["best"] = top[0]
+    front = [
+        i for item in e.get("front") or [] if isinstance(item, dict) and (i := _int(item.get("index"))) is not None
+    ]
+    s["front"] = front
+    chosen = e.get("chosen") if isinstance(e.get("chosen"), dict) else {}
+    index = _int(chosen.get("index"))
+    if index is not None and index in by_index:  # several objectives: best_arch.json holds the chosen cell
+        s.update(best=by_index[index], chosen_rule=_str(chosen.get("rule")))
     s["last_ts"] = _num(e.get("ts")) or s["last_ts"]
 
 

@@ -21,7 +21,8 @@ directory is synced; starts jobs as `snasnet` processes of their own.
 | `t` | train the candidate selected in the leaderboard (the best one if none is) |
 | `e` / `x` | evaluate / export to ONNX the checkpoint of the training in focus |
 | `c` | cancel the job in focus (it checkpoints and records *cancelled*) |
-| `s` / `r` | leaderboard: next sort column / reverse order (or click a header) |
+| `s` / `r` | leaderboard: next sort column (score, #, SOPs, MACs, params, ...) / reverse order (or click a header) |
+| `f` | leaderboard: only the Pareto front of score vs SOPs (◆), e.g. to train one with `t` / everything |
 | `Enter` | runs panel: follow that run |
 | `?` | this help; `Esc` closes it |
 | `q` | quit (asks first while jobs run) |

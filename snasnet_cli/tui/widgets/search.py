@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,27 +13,27 @@ from textual_plotext import PlotextPlot
 from snasnet.arch import Architecture
 from snasnet.errors import ArchitectureError
 from snasnet_cli.tui.cell_drawing import LEGEND, draw_cell
+from snasnet_cli.tui.leaderboard import SORTS, Board
 from snasnet_cli.tui.source import RunView
 from snasnet_cli.tui.state import Candidate, format_duration, format_percent, format_score
 from snasnet_cli.tui.widgets.common import run_title
 
+#: (column key, header) in the order shown; "front" marks the members of the live Pareto front (score vs SOPs)
+COLUMNS = (("index", "#"), ("score", "score"), ("front", "◆"), ("sops", "SOPs"), ("arch", "arch"),
+           ("firing", "fire"), ("seconds", "s"), ("macs", "MACs"), ("params", "params"))  # fmt: skip
+#: rows the leaderboard holds: the top of the order (a whole search space would not fit a terminal anyway)
+TOP_ROWS = 50
+FRONT_MARK = "◆"
 
-@dataclass(frozen=True)
-class SortOrder:
-    column: str
-    label: str
-    key: Callable[[Candidate], object]
-    descending: bool  # the natural direction: best scores first, earliest candidates first
 
-
-SORTS = (
-    SortOrder("score", "score", lambda c: c.sort_score, True),
-    SortOrder("index", "#", lambda c: c.index, False),
-    SortOrder("arch", "arch", lambda c: c.arch, False),
-    SortOrder("firing", "firing rate", lambda c: c.mean_firing_rate if c.mean_firing_rate is not None else -1.0, False),
-    SortOrder("seconds", "seconds", lambda c: c.seconds if c.seconds is not None else float("inf"), False),
-)
-COLUMNS = (("index", "#"), ("score", "score"), ("arch", "arch"), ("firing", "fire"), ("seconds", "s"))
+def format_count(value: float | None) -> str:
+    """``2.31M``, ``776k``, ``950``: a count in 5 characters or so."""
+    if value is None:
+        return "-"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.0f}"
 
 
 class SearchPanel(Vertical):
@@ -45,6 +42,7 @@ class SearchPanel(Vertical):
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort"),
         Binding("r", "reverse_sort", "Reverse"),
+        Binding("f", "toggle_front", "Front"),
     ]
 
     class CandidateChosen(Message):
@@ -58,11 +56,14 @@ class SearchPanel(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.view: RunView | None = None
-        self._rows: dict[str, Candidate] = {}
+        self.board = Board()
+        self._rows: dict[str, Candidate] = {}  # the rows shown, by key
+        self._shown: list[int] = []  # their candidate indices, in order
         self._sort = SORTS[0]
         self._reverse = False
+        self.front_only = False
         self._pinned: str | None = None  # the candidate under the cursor, unless the cursor is on the top row
-        self._plotted = -1
+        self._plotted: tuple | None = None
         self._drawn: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -93,7 +94,7 @@ class SearchPanel(Vertical):
         """The candidate under the cursor (the best while the person has not moved it)."""
         table = self.query_one("#leaderboard", DataTable)
         if not self._rows or table.row_count == 0:
-            return self.view.state.search.best if self.view else None
+            return self.view.state.search.best if self.view and not self.front_only else None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return self._rows.get(key)
 
@@ -102,8 +103,10 @@ class SearchPanel(Vertical):
         if view is None or (self.view is not None and view.path != self.view.path):
             table.clear()
             self._rows.clear()
+            self._shown = []
+            self.board = Board()
             self._pinned = None
-            self._plotted = -1
+            self._plotted = None
         self.view = view
         stats = self.query_one("#search-stats", Static)
         if view is None:
@@ -112,19 +115,28 @@ class SearchPanel(Vertical):
             self.query_one("#cell", Static).update("")
             return
         search = view.state.search
-        new = search.candidates[len(self._rows) :]
-        for cand in new:
-            key = str(cand.index)
-            if key in self._rows:  # a resumed search scores nothing twice, but be safe
-                continue
-            self._rows[key] = cand
-            table.add_row(*self._cells(cand), key=key)
-        if new:
-            self._apply_sort()
+        self.board.extend(search.candidates[len(self.board) :])
+        self._fill_table()
         stats.update(self._stats(view))
         self.query_one("#search-progress", ProgressBar).update(total=search.total or None, progress=search.done)
-        self._plot(search.finite_scores())
+        self._plot()
         self._draw_selected()
+
+    def _fill_table(self, force: bool = False) -> None:
+        """Show the top ``TOP_ROWS`` of the order; rows are rewritten only when that top changed."""
+        top = self.board.top(self._sort, self._reverse, TOP_ROWS, self.front_only)
+        indices = [c.index for c in top]
+        if indices == self._shown and not force:
+            return
+        table = self.query_one("#leaderboard", DataTable)
+        table.clear()
+        self._rows = {str(c.index): c for c in top}
+        self._shown = indices
+        for c in top:
+            table.add_row(*self._cells(c), key=str(c.index))
+        if self._pinned is not None and self._pinned in self._rows:
+            table.move_cursor(row=table.get_row_index(self._pinned), scroll=True)
+        self._update_sort_title()
 
     def _cells(self, c: Candidate) -> tuple:
         fire = format_percent(c.mean_firing_rate)
@@ -132,9 +144,13 @@ class SearchPanel(Vertical):
         return (
             Text(str(c.index), justify="right"),
             Text(format_score(c.score), justify="right"),
+            Text(FRONT_MARK if self.board.on_front(c) else "", style="bold green"),
+            Text(format_count(c.sops), justify="right"),
             c.arch,
             Text(fire, justify="right"),
             Text(seconds, justify="right"),
+            Text(format_count(c.macs), justify="right"),
+            Text(format_count(c.params), justify="right"),
         )
 
     def _stats(self, view: RunView) -> Text:
@@ -146,7 +162,8 @@ class SearchPanel(Vertical):
             f"  {search.done}{total} scored  {rate}  ETA {format_duration(search.eta_seconds)}",
         )
         best = search.best
-        line.append("\nbest ")
+        # several objectives: the cell best_arch.json holds was chosen by a budget or the knee, not the best score
+        line.append("\nchosen " if search.chosen_rule else "\nbest ")
         if best is None:
             line.append("-", style="dim")
         else:
@@ -156,22 +173,30 @@ class SearchPanel(Vertical):
         return line
 
     # --- sorting --------------------------------------------------------------------------------------------
-    def _apply_sort(self) -> None:
-        table = self.query_one("#leaderboard", DataTable)
-        descending = self._sort.descending != self._reverse
-        table.sort("index", key=lambda cell: self._sort.key(self._rows[cell.plain]), reverse=descending)
-        if self._pinned is not None and self._pinned in self._rows:
-            table.move_cursor(row=table.get_row_index(self._pinned), scroll=True)
-
     def _update_sort_title(self) -> None:
         arrow = "▼" if self._sort.descending != self._reverse else "▲"
-        self.query_one("#leaderboard", DataTable).border_title = f"leaderboard by {self._sort.label} {arrow}"
+        title = f"leaderboard by {self._sort.label} {arrow}"
+        if self.front_only:
+            title = f"front ({len(self._shown)}) by {self._sort.label} {arrow}"
+        elif len(self.board) > TOP_ROWS:
+            title += f" top {TOP_ROWS}"
+        self.query_one("#leaderboard", DataTable).border_title = title
 
     def sort_by(self, column: str, reverse: bool = False) -> None:
-        self._sort = next(s for s in SORTS if s.column == column)
+        sort = next((s for s in SORTS if s.column == column), None)
+        if sort is None:  # (the front marker's column: no order of its own)
+            return
+        self._sort = sort
         self._reverse = reverse
+        self._fill_table()
         self._update_sort_title()
-        self._apply_sort()
+        self._draw_selected()
+
+    def action_toggle_front(self) -> None:
+        """Show only the members of the Pareto front (score vs SOPs), e.g. to train one (t), or everything."""
+        self.front_only = not self.front_only
+        self._pinned = None
+        self._fill_table(force=True)
         self._draw_selected()
 
     def action_cycle_sort(self) -> None:
@@ -211,14 +236,32 @@ class SearchPanel(Vertical):
         cell.update(body)
         self.post_message(self.CandidateChosen(self.view, cand))
 
-    def _plot(self, scores: list[float]) -> None:
-        if len(scores) == self._plotted:
-            return
-        self._plotted = len(scores)
+    def _plot(self) -> None:
+        """Score against SOPs with the front marked, where the candidates carry their SOPs (else, in runs made
+        before, the distribution of the scores). A plot cell shows one point, so each is drawn once, and the plot
+        is drawn again only when what it shows changed."""
         widget = self.query_one("#distribution", PlotextPlot)
-        widget.border_title = f"score distribution (n={len(scores)})"
+        if self.board.has_costs:
+            size = (2 * max(10, widget.size.width), 4 * max(4, widget.size.height))  # braille: 2x4 dots a cell
+            points = self.board.scatter(*size)
+            # (no count in the title: a new title would draw the plot again at every poll; the stats line counts)
+            title = f"score vs SOPs ({FRONT_MARK} front {len(points[2])})"
+            drawn = ("scatter", points)
+        else:
+            scores = self.view.state.search.finite_scores() if self.view else []
+            title = f"score distribution (n={len(scores)})"
+            drawn = ("hist", len(scores))
+        widget.border_title = title
+        if drawn == self._plotted:
+            return
+        self._plotted = drawn
         plt = widget.plt
         plt.clear_data()
-        if scores:
+        if drawn[0] == "scatter":
+            xs, ys, fx, fy = points
+            if xs:
+                plt.scatter(xs, ys, marker="braille", color="blue")
+                plt.scatter(fx, fy, marker=FRONT_MARK, color="green")  # (no axis label: the title says it)
+        elif scores:
             plt.hist(scores, bins=max(1, min(20, len(scores))))
         widget.refresh()

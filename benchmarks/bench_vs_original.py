@@ -26,7 +26,8 @@ median over ``--repeats`` processes of images/s and the ratio snasnet / original
 
 ``--profile`` adds, per row, one profiled call on each side: the share of its time spent in convolutions,
 whether both sides do the same convolution work, and the ratio snasnet would reach if nothing but those
-convolutions took time on its side (the ceiling for any change that keeps the original's arithmetic).
+convolutions (or all the layers' operators: convolution, batch norm, pooling, matrix products) took time
+on its side: the ceiling for any change that keeps the original's arithmetic.
 
 The original is CUDA-only: its ``.cuda()`` calls are patched at run time to leave tensors on the CPU, as a
 user comparing on a laptop would; nothing of its code is copied here. Random images stand in for the data
@@ -198,6 +199,10 @@ def _snasnet_worker(args: argparse.Namespace, captured: dict) -> float:
     return _timed(run, args.calls)
 
 
+#: operators of the network's layers that neither side can leave out without changing the arithmetic
+_LAYER_OPS = ("conv", "batch_norm", "avg_pool", "aten::mm", "aten::addmm")
+
+
 def _convolution_profile(fn) -> dict:
     """The share of one call's operator time spent in convolutions (forward and backward), and the
     convolution work it did: per operator and shapes of one sample, the samples it ran through (a side
@@ -217,7 +222,12 @@ def _convolution_profile(fn) -> dict:
         samples = shapes[0][0]
         key = f"{e.key} {[s[1:] for s in shapes[:-1]]} weight {shapes[-1]}"
         work[key] = work.get(key, 0) + samples * e.count
-    return {"conv_share": sum(e.self_cpu_time_total for e in convs) / total, "conv_work": work}
+    layers = [e for e in events if any(op in e.key for op in _LAYER_OPS)]
+    return {
+        "conv_share": sum(e.self_cpu_time_total for e in convs) / total,
+        "layer_share": sum(e.self_cpu_time_total for e in layers) / total,
+        "conv_work": work,
+    }
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -276,13 +286,14 @@ def _print_profile(args: argparse.Namespace, task: str, batch: int) -> dict:
     with the same convolutions at the same speed and nothing else, snasnet / original would be 1 / s."""
     prof = {side: _measure(args, side, task, batch, profile=True) for side in ("original", "snasnet")}
     same = prof["original"]["conv_work"] == prof["snasnet"]["conv_work"]
-    share = prof["original"]["conv_share"]
+    share, layers = prof["original"]["conv_share"], prof["original"]["layer_share"]
     print(
         f"{'':24s} convolutions: {share:.0%} of the original's time, {prof['snasnet']['conv_share']:.0%} of "
-        f"snasnet's; same convolution work (operator, shapes, samples): {'yes' if same else 'no'}; "
-        f"ceiling with those convolutions: {1 / share:.2f}x"
+        f"snasnet's; same convolution work (operator, shapes, samples): {'yes' if same else 'no'}; ceiling "
+        f"with those convolutions: {1 / share:.2f}x; with all the original's layer operations (convolution, "
+        f"batch norm, pooling, matrix products: {layers:.0%} of its time): {1 / layers:.2f}x"
     )
-    return {side: {"conv_share": p["conv_share"], "conv_work": p["conv_work"]} for side, p in prof.items()}
+    return {side: {k: p[k] for k in ("conv_share", "layer_share", "conv_work")} for side, p in prof.items()}
 
 
 def _parser() -> argparse.ArgumentParser:

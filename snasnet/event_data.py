@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from snasnet.data import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, Transformed, data_root
+from snasnet.digits_dvs import CameraSettings, load_recordings
 from snasnet.errors import DataError
 from snasnet.registry import Registry
 
@@ -66,6 +67,18 @@ class EventDataset:
 
 
 EVENT_DATASETS: Registry[EventDataset] = Registry("event dataset", error=DataError)
+
+
+def register_event_dataset(
+    name: str, *, timesteps: int, image_size: int, sensor_size: tuple[int, int, int], source: str, augmentation: str
+) -> Callable[[Callable[..., EventBundle]], Callable[..., EventBundle]]:
+    """Decorator: ``load(spec, root, download, timesteps, image_size, **options)`` as the dataset ``name``."""
+
+    def add(load: Callable[..., EventBundle]) -> Callable[..., EventBundle]:
+        EVENT_DATASETS.add(name, EventDataset(name, load, timesteps, image_size, sensor_size, source, augmentation))
+        return load
+
+    return add
 
 
 def list_event_datasets() -> list[str]:
@@ -198,22 +211,19 @@ def _tonic_root(root: Path, folder_name: str) -> Path:
     return root.parent if root.name == folder_name else root
 
 
-def _framed_bundle(
+def _bundle(
     spec: EventDataset,
-    root: Path,
-    train: Dataset,
+    plain: Dataset,
     test: Dataset,
-    classes: list[str],
     timesteps: int,
     image_size: int,
+    classes: list[str],
     augment: Callable | None = None,
 ) -> EventBundle:
-    plain = cached_frames(train, root, spec.name, "train", timesteps, image_size)
-    test_frames = cached_frames(test, root, spec.name, "test", timesteps, image_size)
     return EventBundle(
         spec.name,
         Transformed(plain, augment) if augment else plain,
-        test_frames,
+        test,
         timesteps,
         in_channels=spec.sensor_size[2],
         image_size=image_size,
@@ -223,52 +233,101 @@ def _framed_bundle(
     )
 
 
-def _load_nmnist(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
+def _train_and_test(
+    cls: type,
+    spec: EventDataset,
+    root: Path,
+    download: bool,
+    timesteps: int,
+    image_size: int,
+    suffix: str,
+    folders: tuple[str, str],
+    missing: Callable[[Path, bool], str],
+) -> tuple[Dataset, Dataset]:
+    """The cached frames of tonic dataset ``cls``'s training and test splits (``train=True/False``), whose files
+    (``*suffix``) tonic keeps in ``<root>/<class name>/<folder>``; ``missing(folder, train)``: the error."""
+    root = _tonic_root(root, cls.__name__)
+    transform = to_frames(spec.sensor_size, timesteps, image_size)
+    splits = []
+    for train, folder in zip((True, False), folders, strict=True):
+        where = root / cls.__name__ / folder
+        split = _tonic_split(cls, root, where, suffix, download, missing(where, train), train=train)
+        split.transform = transform
+        splits.append(cached_frames(split, root, spec.name, "train" if train else "test", timesteps, image_size))
+    return splits[0], splits[1]
+
+
+# N-MNIST: T = 10 at its 34x34 (Fang et al., "Incorporating learnable membrane time constant to enhance learning
+# of spiking neural networks", ICCV 2021, PLIF), no augmentation (ibid.).
+@register_event_dataset(
+    "nmnist",
+    timesteps=10,
+    image_size=34,
+    sensor_size=(34, 34, 2),
+    source="T=10, 34x34: Fang et al., ICCV 2021 (PLIF)",
+    augmentation="none (Fang et al., ICCV 2021)",
+)
+def _nmnist(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
     from tonic.datasets import NMNIST
 
-    root = _tonic_root(root, "NMNIST")
-    location = root / "NMNIST"
-    transform = to_frames(spec.sensor_size, timesteps, image_size)
-    splits = []
-    for train, folder in ((True, NMNIST.train_folder), (False, NMNIST.test_folder)):
-        missing = (
-            f"N-MNIST not found: looked for .bin files in {(location / folder).resolve()}; add --download (needs "
-            f"internet), or download {NMNIST.train_filename} and {NMNIST.test_filename} from "
-            "https://www.garrickorchard.com/datasets/n-mnist and extract them into "
-            f"{location.resolve()} (or point --data-dir at the folder that holds NMNIST)"
+    def missing(folder: Path, train: bool) -> str:
+        return (
+            f"N-MNIST not found: looked for .bin files in {folder.resolve()}; add --download (needs internet), or "
+            f"download {NMNIST.train_filename} and {NMNIST.test_filename} from "
+            f"https://www.garrickorchard.com/datasets/n-mnist and extract them into {folder.parent.resolve()} (or "
+            "point --data-dir at the folder that holds NMNIST)"
         )
-        split = _tonic_split(NMNIST, root, location / folder, ".bin", download, missing, train=train)
-        split.transform = transform
-        splits.append(split)
-    return _framed_bundle(spec, root, *splits, list(NMNIST.classes), timesteps, image_size)
+
+    folders = (NMNIST.train_folder, NMNIST.test_folder)
+    splits = _train_and_test(NMNIST, spec, root, download, timesteps, image_size, ".bin", folders, missing)
+    return _bundle(spec, *splits, timesteps, image_size, list(NMNIST.classes))
 
 
-def _load_dvsgesture(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
+# DVS128 Gesture: T = 16 at 128x128 (Fang et al., "Deep residual learning in spiking neural networks", NeurIPS
+# 2021, SEW ResNet), no augmentation (ibid.; a flip would turn the left-hand classes into right-hand ones).
+@register_event_dataset(
+    "dvsgesture",
+    timesteps=16,
+    image_size=128,
+    sensor_size=(128, 128, 2),
+    source="T=16, 128x128: Fang et al., NeurIPS 2021 (SEW ResNet)",
+    augmentation="none (Fang et al., NeurIPS 2021): a flip would swap the left- and right-hand classes",
+)
+def _dvsgesture(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
     from tonic.datasets import DVSGesture
 
-    root = _tonic_root(root, "DVSGesture")
-    location = root / "DVSGesture"
-    transform = to_frames(spec.sensor_size, timesteps, image_size)
-    splits = []
-    for train, folder, archive, url in (
-        (True, "ibmGestureTrain", DVSGesture.train_filename, DVSGesture.train_url),
-        (False, "ibmGestureTest", DVSGesture.test_filename, DVSGesture.test_url),
-    ):
-        missing = (
-            f"DVS128 Gesture not found: looked for user*/<label>.npy files in {(location / folder).resolve()}; add "
-            f"--download (needs internet), or download {archive} ({url}, tonic's preprocessed version) and extract "
-            f"it into {location.resolve()}"
+    def missing(folder: Path, train: bool) -> str:
+        archive, url = (
+            (DVSGesture.train_filename, DVSGesture.train_url)
+            if train
+            else (DVSGesture.test_filename, DVSGesture.test_url)
         )
-        split = _tonic_split(DVSGesture, root, location / folder, ".npy", download, missing, train=train)
-        split.transform = transform
-        splits.append(split)
-    return _framed_bundle(spec, root, *splits, list(DVSGesture.classes), timesteps, image_size)
+        return (
+            f"DVS128 Gesture not found: looked for user*/<label>.npy files in {folder.resolve()}; add --download "
+            f"(needs internet), or download {archive} ({url}, tonic's preprocessed version) and extract it into "
+            f"{folder.parent.resolve()}"
+        )
+
+    folders = ("ibmGestureTrain", "ibmGestureTest")
+    splits = _train_and_test(DVSGesture, spec, root, download, timesteps, image_size, ".npy", folders, missing)
+    return _bundle(spec, *splits, timesteps, image_size, list(DVSGesture.classes))
 
 
 CIFAR10DVS_TRAIN_FRACTION = 0.9  # no official split: 9:1 per class (Fang et al. 2021; Deng et al. 2022)
 
 
-def _load_cifar10dvs(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
+# CIFAR10-DVS: T = 10 frames downsampled to 48x48, a random horizontal flip and a random roll by up to 5 pixels
+# each way (Deng et al., "Temporal efficient training of spiking neural network via gradient re-weighting",
+# ICLR 2022, TET, and its code's DVSCifar10 loader; the roll scales with image_size), 9:1 split per class.
+@register_event_dataset(
+    "cifar10dvs",
+    timesteps=10,
+    image_size=48,
+    sensor_size=(128, 128, 2),
+    source="T=10, 48x48: Deng et al., ICLR 2022 (TET)",
+    augmentation="flip 1/2 and roll up to 5 px at 48x48 (Deng et al., ICLR 2022, TET)",
+)
+def _cifar10dvs(spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int) -> EventBundle:
     from tonic.datasets import CIFAR10DVS
 
     root = _tonic_root(root, "CIFAR10DVS")
@@ -289,111 +348,39 @@ def _load_cifar10dvs(spec: EventDataset, root: Path, download: bool, timesteps: 
         test_idx += members[cut:]
     frames = cached_frames(full, root, spec.name, "all", timesteps, image_size)
     classes = sorted(CIFAR10DVS.classes, key=CIFAR10DVS.classes.get)
-    plain, test = Subset(frames, train_idx), Subset(frames, test_idx)
-    return EventBundle(
-        spec.name,
-        Transformed(plain, RandomRoll(max_shift=5 * image_size // 48, flip=True)),
-        test,
-        timesteps,
-        in_channels=2,
-        image_size=image_size,
-        num_classes=len(classes),
-        classes=classes,
-        train_plain=plain,
-    )
-
-
-# Defaults from the literature. N-MNIST: T = 10 at its 34x34 (Fang et al., "Incorporating learnable membrane
-# time constant to enhance learning of spiking neural networks", ICCV 2021, PLIF), no augmentation (ibid.).
-EVENT_DATASETS.add(
-    "nmnist",
-    EventDataset(
-        "nmnist",
-        _load_nmnist,
-        timesteps=10,
-        image_size=34,
-        sensor_size=(34, 34, 2),
-        source="T=10, 34x34: Fang et al., ICCV 2021 (PLIF)",
-        augmentation="none (Fang et al., ICCV 2021)",
-    ),
-)
-# DVS128 Gesture: T = 16 at 128x128 (Fang et al., "Deep residual learning in spiking neural networks", NeurIPS
-# 2021, SEW ResNet), no augmentation (ibid.; a flip would turn the left-hand classes into right-hand ones).
-EVENT_DATASETS.add(
-    "dvsgesture",
-    EventDataset(
-        "dvsgesture",
-        _load_dvsgesture,
-        timesteps=16,
-        image_size=128,
-        sensor_size=(128, 128, 2),
-        source="T=16, 128x128: Fang et al., NeurIPS 2021 (SEW ResNet)",
-        augmentation="none (Fang et al., NeurIPS 2021): a flip would swap the left- and right-hand classes",
-    ),
-)
-# CIFAR10-DVS: T = 10 frames downsampled to 48x48, a random horizontal flip and a random roll by up to 5 pixels
-# each way (Deng et al., "Temporal efficient training of spiking neural network via gradient re-weighting",
-# ICLR 2022, TET, and its code's DVSCifar10 loader; the roll scales with image_size), 9:1 split per class.
-EVENT_DATASETS.add(
-    "cifar10dvs",
-    EventDataset(
-        "cifar10dvs",
-        _load_cifar10dvs,
-        timesteps=10,
-        image_size=48,
-        sensor_size=(128, 128, 2),
-        source="T=10, 48x48: Deng et al., ICLR 2022 (TET)",
-        augmentation="flip 1/2 and roll up to 5 px at 48x48 (Deng et al., ICLR 2022, TET)",
-    ),
-)
+    roll = RandomRoll(max_shift=5 * image_size // 48, flip=True)
+    return _bundle(spec, Subset(frames, train_idx), Subset(frames, test_idx), timesteps, image_size, classes, roll)
 
 
 # --- digits-dvs ----------------------------------------------------------------------------------
-def _load_digits_dvs(
+# T = 6: two bins per saccade (three saccades, as N-MNIST's), near SNASNet's T = 5; the sensor: the 16-pixel digit
+# and its 4-pixel saccades (snasnet.digits_dvs).
+@register_event_dataset(
+    "digits-dvs",
+    timesteps=6,
+    image_size=CameraSettings.sensor_size,
+    sensor_size=(CameraSettings.sensor_size, CameraSettings.sensor_size, 2),
+    source="snasnet.digits_dvs: N-MNIST's recipe (Orchard et al., 2015) on scikit-learn's digits",
+    augmentation="shift=N: a roll by up to N px, into the blank margin (as digits' shift)",
+)
+def _digits_dvs(
     spec: EventDataset, root: Path, download: bool, timesteps: int, image_size: int, *, shift: int = 0, seed: int = 0
 ) -> EventBundle:
     """Recordings from the cache under ``root`` (generated on first use), framed in memory (1797 samples: a
     fraction of a second). The split is ``digits``': the same images train and test. ``shift``: training
-    frames rolled by up to that many pixels (the margin around the digit is blank, so a roll is a shift)."""
+    frames rolled by up to that many pixels (the margin around the digit is blank, so a roll is a shift);
+    ``seed``: the camera's pixels (their thresholds)."""
     from sklearn.model_selection import train_test_split
-
-    from snasnet.digits_dvs import CameraSettings, load_recordings
 
     if shift < 0:
         raise DataError(f"digits-dvs: shift must be >= 0 (got {shift})")
-    settings = CameraSettings(seed=seed)
-    recordings, labels = load_recordings(root, settings)
+    recordings, labels = load_recordings(root, CameraSettings(seed=seed))
     transform = to_frames(spec.sensor_size, timesteps, image_size)
     frames = torch.stack([torch.from_numpy(transform(events).astype(np.float32)) for events in recordings])
     train_idx, test_idx = train_test_split(
         list(range(len(labels))), test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=labels
     )
     labels = torch.from_numpy(labels)
-    train = TensorDataset(frames[train_idx], labels[train_idx])
-    return EventBundle(
-        "digits-dvs",
-        Transformed(train, RandomRoll(shift, flip=False)) if shift else train,
-        TensorDataset(frames[test_idx], labels[test_idx]),
-        timesteps,
-        in_channels=2,
-        image_size=image_size,
-        num_classes=10,
-        classes=[str(d) for d in range(10)],
-        train_plain=train,
-    )
-
-
-# T = 6: two bins per saccade (three saccades, as N-MNIST's), near SNASNet's T = 5; 20x20: the 16-pixel digit and
-# its 4-pixel saccades (snasnet.digits_dvs).
-EVENT_DATASETS.add(
-    "digits-dvs",
-    EventDataset(
-        "digits-dvs",
-        _load_digits_dvs,
-        timesteps=6,
-        image_size=20,
-        sensor_size=(20, 20, 2),
-        source="snasnet.digits_dvs: N-MNIST's recipe (Orchard et al., 2015) on scikit-learn's digits",
-        augmentation="shift=N: a roll by up to N px (as digits' shift)",
-    ),
-)
+    train, test = (TensorDataset(frames[i], labels[i]) for i in (train_idx, test_idx))
+    roll = RandomRoll(shift, flip=False) if shift else None
+    return _bundle(spec, train, test, timesteps, image_size, [str(d) for d in range(10)], roll)

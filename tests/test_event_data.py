@@ -4,6 +4,8 @@ read by tonic's own classes and framed by tonic's ToFrame (nothing downloads); t
 from __future__ import annotations
 
 import pickle
+import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,6 +160,32 @@ def test_missing_event_dataset_says_where_it_looked_and_how_to_get_it(tmp_path, 
     assert str((tmp_path / "nowhere" / looked_for).resolve()) in message
     assert "--download" in message and archive in message
     assert not (tmp_path / "nowhere").exists()  # nothing was downloaded or created
+
+
+def test_download_is_tonics_and_a_failed_one_says_what_to_do(tmp_path, monkeypatch):
+    fetched = []
+
+    def unpack(self):  # tonic's download, without the network: the archive's files appear in its folder
+        fetched.append(self.url)
+        write_nmnist_bin(Path(self.location_on_system, self.folder_name, "1", "00001.bin"), *written)
+
+    written = events(np.random.default_rng(4), 100, 34, 100_000)
+    monkeypatch.setattr(tonic.dataset.Dataset, "download", unpack)
+    bundle = get_event_dataset("nmnist", data_dir=tmp_path, download=True)
+    assert fetched == [tonic.datasets.NMNIST.train_url, tonic.datasets.NMNIST.test_url]
+    assert bundle.test[0][0].sum() == in_whole_bins(written[2], 10).sum()
+    get_event_dataset("nmnist", data_dir=tmp_path, download=True)
+    assert len(fetched) == 2  # there already: not fetched again
+
+    def offline(self):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tonic.dataset.Dataset, "download", offline)
+    with pytest.raises(DataError) as info:
+        get_event_dataset("dvsgesture", data_dir=tmp_path, download=True)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("could not download DVSGesture (no network)") and "ibmGestureTrain.tar.gz" in message
 
 
 def test_event_dataset_options_and_sizes_are_checked():

@@ -264,3 +264,22 @@ def test_a_moving_digit_gives_events_and_a_static_one_none():
     still = digits_dvs.simulate(images[:5], np.zeros_like(path), times, settings)
     assert [len(e) for e in still] == [0] * 5
     assert min(len(e) for e in moving) > 1000
+
+
+def test_digits_dvs_cache_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    settings = digits_dvs.CameraSettings()
+    tiny = ([np.zeros(3, dtype=tonic.io.events_struct), np.ones(2, dtype=tonic.io.events_struct)], np.array([4, 2]))
+    monkeypatch.setattr(digits_dvs, "generate", lambda settings: tiny)
+
+    def killed(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        digits_dvs.load_recordings(tmp_path, settings)
+    assert list((tmp_path / "digits-dvs").iterdir()) == []  # neither the file nor a temporary one
+    monkeypatch.undo()
+    monkeypatch.setattr(digits_dvs, "generate", lambda settings: tiny)
+    recordings, labels = digits_dvs.load_recordings(tmp_path, settings)
+    assert [len(r) for r in recordings] == [3, 2] and labels.tolist() == [4, 2]

@@ -258,7 +258,7 @@ def _train_and_test(
 
 
 # N-MNIST: T = 10 at its 34x34 (Fang et al., "Incorporating learnable membrane time constant to enhance learning
-# of spiking neural networks", ICCV 2021, PLIF), no augmentation (ibid.).
+# of spiking neural networks", ICCV 2021, PLIF: its code README runs N-MNIST with -T 10), no augmentation (ibid.).
 @register_event_dataset(
     "nmnist",
     timesteps=10,

@@ -82,3 +82,74 @@ def write_tinyimagenet(root: Path) -> Path:
         lines.append(f"val_{i}.JPEG\t{wnid}\t0\t0\t63\t63")
     (folder / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
     return folder
+
+
+# --- event-camera datasets, in the layouts tonic 1.7 reads -----------------------------------------
+def write_nmnist_bin(path: Path, x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray) -> None:
+    """One N-MNIST recording: 5 bytes per event (x, y, then polarity in bit 7 and a 23-bit timestamp in
+    microseconds, big-endian), as the official .bin files (and tonic.io.read_mnist_file)."""
+    t = np.asarray(t, dtype=np.int64)
+    assert t.max() < 2**23, "longer recordings need the format's overflow events"
+    raw = np.stack([x, y, (np.asarray(p) << 7) | (t >> 16), (t >> 8) & 255, t & 255], axis=1).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw.tobytes())
+
+
+def write_dvsgesture_npy(path: Path, x: np.ndarray, y: np.ndarray, p: np.ndarray, t_ms: np.ndarray) -> None:
+    """One sample of tonic's preprocessed DVS128 Gesture: ``<split>/user<NN>_<lighting>/<label>.npy``, an
+    [N, 4] array of x, y, p and t in milliseconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.stack([x, y, p, t_ms], axis=1).astype(np.int64))
+
+
+AEDAT4_DESCRIPTION = """<dv version="2.0">
+    <node name="outInfo" path="/mainloop/Recorder/outInfo/">
+        <node name="0" path="/mainloop/Recorder/outInfo/0/">
+            <attr key="typeIdentifier" type="string">EVTS</attr>
+            <node name="info" path="/mainloop/Recorder/outInfo/0/info/">
+                <attr key="sizeX" type="int">{width}</attr>
+                <attr key="sizeY" type="int">{height}</attr>
+            </node>
+        </node>
+    </node>
+</dv>
+"""
+
+
+def write_aedat4_events(
+    path: Path, t: np.ndarray, x: np.ndarray, y: np.ndarray, on: np.ndarray, width: int = 128, height: int = 128
+) -> None:
+    """An uncompressed AEDAT 4 file with one event stream (what CIFAR10-DVS's .aedat4 files are and the
+    ``aedat`` decoder under tonic reads): the magic line, a size-prefixed IOHeader flatbuffer ("IOHE") whose
+    description names stream 0 as events of the sensor's size, then one packet: stream id, size and a
+    size-prefixed EventPacket flatbuffer ("EVTS") of Event structs (t int64, x int16, y int16, on bool)."""
+    import flatbuffers
+
+    header = flatbuffers.Builder(1024)
+    description = header.CreateString(AEDAT4_DESCRIPTION.format(width=width, height=height))
+    header.StartObject(3)  # compression (0: none), file_data_position (-1: no table), description
+    header.PrependUOffsetTRelativeSlot(2, description, 0)
+    header.FinishSizePrefixed(header.EndObject(), b"IOHE")
+
+    packet = flatbuffers.Builder(1024 + 16 * len(t))
+    packet.StartVector(16, len(t), 8)
+    for ti, xi, yi, oi in reversed(list(zip(t, x, y, on, strict=True))):  # flatbuffers are built back to front
+        packet.Prep(8, 16)
+        packet.Pad(3)
+        packet.PrependBool(bool(oi))
+        packet.PrependInt16(int(yi))
+        packet.PrependInt16(int(xi))
+        packet.PrependInt64(int(ti))
+    elements = packet.EndVector()
+    packet.StartObject(1)
+    packet.PrependUOffsetTRelativeSlot(0, elements, 0)
+    packet.FinishSizePrefixed(packet.EndObject(), b"EVTS")
+    payload = bytes(packet.Output())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"#!AER-DAT4.0\r\n"
+        + bytes(header.Output())
+        + (0).to_bytes(4, "little")
+        + len(payload).to_bytes(4, "little")
+        + payload
+    )

@@ -13,23 +13,18 @@ Not part of the tests or CI.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils import benchmark
 
 SHAPES = [(128, 32, 3), (128, 32, 1), (256, 16, 3), (256, 16, 1)]  # channels, side, kernel
 
 
 def _seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds per call (torch's own benchmark timer, with the threads set for this run)."""
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.timeit(repeats).median
 
 
 def _rates(channels: int, side: int, k: int, b: int, repeats: int) -> tuple[float, float, float]:

@@ -18,6 +18,7 @@ from snasnet.arch import Architecture
 from snasnet.errors import ConfigError
 from snasnet.optimizers import OPTIMIZERS
 from snasnet.precision import AUTO, REPORTED, check_precision, check_training_precision
+from snasnet.presets import default_timesteps
 from snasnet.schedulers import SCHEDULERS
 
 DEFAULT_ARCH = "0302 0030 3003 0000"  # the paper's CIFAR-100 cell
@@ -100,6 +101,15 @@ DATASET_DEFAULTS: dict[str, dict] = {
         "dataset_options": {"shift": 1},
     },
     "synthetic": {"val_interval": 1},
+    # digits-dvs: the digits' reasons hold (SGD stalls, Adam without augmentation overfits); see the figures below
+    "digits-dvs": {
+        "optimizer": "adam",
+        "lr": 1e-2,
+        "weight_decay": 0.0,
+        "epochs": 12,
+        "val_interval": 1,
+        "dataset_options": {"shift": 2},
+    },
 }
 
 
@@ -112,7 +122,8 @@ def train_config(dataset: str = "cifar10", **options: object) -> TrainConfig:
     unknown = sorted(set(given) - known)
     if unknown:
         raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
-    values: dict = {"dataset": dataset, **DATASET_DEFAULTS.get(dataset, {})}
+    # T: an event dataset's frames per sample (its preset's), else the original's 5
+    values: dict = {"dataset": dataset, "timesteps": default_timesteps(dataset), **DATASET_DEFAULTS.get(dataset, {})}
     chosen = given.get("optimizer")
     if chosen is not None and "lr" not in given and chosen != values.get("optimizer", "sgd"):
         values["lr"] = OPTIMIZERS.get(str(chosen)).lr

@@ -113,3 +113,48 @@ def test_the_search_command_takes_digits_dvs_with_its_own_t(data_dir, tmp_path, 
         )  # fmt: skip
     assert done.value.code in (0, None), capsys.readouterr().err
     assert json.loads((tmp_path / "s" / "best_arch.json").read_text())["timesteps"] == 6
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["onnx", "--check-images", "32"],
+        ["onnx", "--mode", "step", "--check-images", "32"],
+        ["energy", "--batches", "1", "--batch-size", "16"],
+        ["nir", "--check-images", "16"],
+    ],
+    ids=["onnx-unrolled", "onnx-step", "energy", "nir"],
+)
+def test_every_export_of_a_digits_dvs_checkpoint_checks_out_on_its_frames(trained, tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as done:
+        main(["export", args[0], str(trained.best_checkpoint), *args[1:], "--quiet", "--run-dir", str(tmp_path / "x")])
+    out, err = capsys.readouterr()
+    assert done.value.code in (0, None), err
+    finished = [e for e in EventReader(tmp_path / "x" / "events.jsonl").read_new() if e["event"] == "export_finished"]
+    assert finished, out
+    if args[0] == "energy":
+        report = json.loads((tmp_path / "x" / "energy.json").read_text())
+        stem = next(row for row in report["layers"] if row["layer"] == "stem.0")
+        assert stem["input"] == "events" and stem["sops"] > 0 and stem["calls_per_image"] == 2
+    else:
+        assert finished[0]["parity"]["passed"], finished[0]["parity"]
+
+
+def test_a_digits_dvs_training_run_opens_in_the_dashboard(trained):
+    """The TUI follows a frames run as any other (its events are the same protocol)."""
+    import asyncio
+
+    from snasnet_cli.tui.app import make_app
+
+    async def check() -> str:
+        app = make_app(trained.run_dir, poll_interval=0.05)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                stats = str(app.query_one("#train-stats").render())
+                if "ok" in stats:
+                    return stats
+        return stats
+
+    stats = asyncio.run(check())
+    assert "ok" in stats and f"val acc {100 * trained.best_acc:.1f}%" in stats, stats

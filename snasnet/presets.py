@@ -155,43 +155,23 @@ register_preset(
         timesteps=6,
     )
 )
-register_preset(
-    Preset(
-        "nmnist",
-        in_channels=2,
-        image_size=34,
-        num_classes=10,
-        channels=128,
-        classifier_width=1024,
-        final_neurons=100,
-        input=FRAMES,
-        timesteps=10,
+# (name, image size, classes, final neurons, stem stride, T)
+for _name, _size, _classes, _neurons, _stride, _steps in (
+    ("nmnist", 34, 10, 100, 1, 10),
+    ("dvsgesture", 128, 11, 110, 2, 16),
+    ("cifar10dvs", 48, 10, 100, 1, 10),
+):
+    register_preset(
+        Preset(
+            _name,
+            in_channels=2,
+            image_size=_size,
+            num_classes=_classes,
+            channels=128,
+            classifier_width=1024,
+            final_neurons=_neurons,
+            stem_stride=_stride,
+            input=FRAMES,
+            timesteps=_steps,
+        )
     )
-)
-register_preset(
-    Preset(
-        "dvsgesture",
-        in_channels=2,
-        image_size=128,
-        num_classes=11,
-        channels=128,
-        classifier_width=1024,
-        final_neurons=110,
-        stem_stride=2,
-        input=FRAMES,
-        timesteps=16,
-    )
-)
-register_preset(
-    Preset(
-        "cifar10dvs",
-        in_channels=2,
-        image_size=48,
-        num_classes=10,
-        channels=128,
-        classifier_width=1024,
-        final_neurons=100,
-        input=FRAMES,
-        timesteps=10,
-    )
-)

@@ -42,7 +42,7 @@ def trained(data_dir, tmp_path_factory):
 def test_digits_dvs_defaults_are_its_frames_and_a_recipe_that_learns_in_minutes():
     c = train_config("digits-dvs")
     assert c.timesteps == 6  # the frames per sample of digits-dvs
-    assert (c.optimizer, c.lr, c.weight_decay, c.epochs, c.val_interval) == ("adam", 1e-2, 0.0, 12, 1)
+    assert (c.optimizer, c.lr, c.weight_decay, c.epochs, c.val_interval) == ("adam", 1e-2, 0.0, 15, 1)
     assert c.dataset_options == {"shift": 2}
     assert train_config("nmnist").timesteps == 10 and train_config("digits").timesteps == 5
     assert SearchConfig(dataset="digits-dvs").timesteps == 6

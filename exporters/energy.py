@@ -27,7 +27,7 @@ from snasnet.complexity import layer_macs
 from snasnet.model import SNASNet
 from snasnet.ops import AVGPOOL, SKIP
 from snasnet.spikes import SpikeMonitor
-from snasnet.synops import ANALOG, LayerCounts, SynapticCounter
+from snasnet.synops import ANALOG, EVENTS, LayerCounts, SynapticCounter
 
 
 @dataclass
@@ -203,6 +203,12 @@ def _notes(model: SNASNet, counts: OperationCounts) -> list[str]:
     notes = []
     analog = [c.name for c in counts.layers if c.input == ANALOG]
     notes.append(f"layers fed by non-spike values, priced as dense MACs: {', '.join(analog) or 'none'}")
+    events = [c.name for c in counts.layers if c.input == EVENTS]
+    if events:
+        notes.append(
+            f"{', '.join(events)} receives the event frames: each event costs its fan-out in SOPs, as a spike "
+            "does (a pixel with n events in a time bin, n times that)"
+        )
     wires = [f"{e.src}->{e.dst} {e.op_name}" for e in model.arch.edges() if e.op in (SKIP, AVGPOOL)]
     if wires:
         notes.append(

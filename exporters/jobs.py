@@ -97,9 +97,10 @@ def check_images(
     if name == "synthetic":
         options = {"in_channels": p.in_channels, "image_size": p.image_size, "num_classes": p.num_classes, **options}
     try:
-        bundle = get_dataset(name, data_dir, **options)
+        bundle = get_dataset(name, data_dir, model_timesteps=model.timesteps, **options)
     except DataError as exc:
         raise DataError(f"{exc} (or check on random images: --dataset synthetic)") from None
+    bundle.check_model(model, "the model")
     if (bundle.in_channels, bundle.image_size) != (p.in_channels, p.image_size):
         raise DataError(
             f"dataset {name} has {bundle.in_channels}x{bundle.image_size}x{bundle.image_size} images; the model "

@@ -252,7 +252,10 @@ def _metadata(model: SNASNet, dt: float, recurrent: list[str], zeros: list[str],
         "recurrent_edges": json.dumps(recurrent),
         "recurrent_semantics": "a recurrent edge (from a later node to an earlier one) carries its source's "
         "value of the previous step (0 at step 0)",
-        "input": "the same image at every step (direct encoding); the stem runs every step",
+        "input": "frame t of the event frames at step t (counts of OFF and ON events per pixel); the stem runs "
+        "every step"
+        if model.preset.takes_frames
+        else "the same image at every step (direct encoding); the stem runs every step",
         "output": f"class scores of one step; the prediction is their mean over the {model.timesteps} steps",
         "lif_discretisation": "forward Euler with step dt: v += (v_leak - v + r * I) * dt / tau",
         "reset": "hard: after a spike v = v_reset",

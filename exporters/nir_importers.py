@@ -73,8 +73,9 @@ def _run_sinabs(graph, images, timesteps, dt):
     import sinabs
 
     module = sinabs.from_nir(graph, batch_size=len(images))
-    # sinabs layers take all steps at once, as [batch * time, ...]
-    out, _ = module(images.repeat_interleave(timesteps, 0))
+    # sinabs layers take all steps at once, as [batch * time, ...] (event frames are that already)
+    steps = images.flatten(0, 1) if images.dim() == 5 else images.repeat_interleave(timesteps, 0)
+    out, _ = module(steps)
     return out.view(len(images), timesteps, -1).mean(1)
 
 

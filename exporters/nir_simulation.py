@@ -89,7 +89,8 @@ def node_map(dt: float) -> dict:
 
 def simulate_nir(graph, images: torch.Tensor, timesteps: int | None = None, dt: float | None = None) -> torch.Tensor:
     """Run ``graph`` (a ``nir.NIRGraph`` or a file) on ``images`` for ``timesteps`` steps (default: the
-    file's metadata) from rest, feeding the images at every step; returns the output averaged over the steps."""
+    file's metadata) from rest, feeding the images at every step (event frames ``[N, T, C, H, W]``: frame t at
+    step t); returns the output averaged over the steps."""
     import nir
     import nirtorch
 
@@ -101,12 +102,19 @@ def simulate_nir(graph, images: torch.Tensor, timesteps: int | None = None, dt: 
     return average_over_steps(nirtorch.nir_to_torch(graph, node_map(dt)), images, timesteps)
 
 
+def step_input(images: torch.Tensor, t: int) -> torch.Tensor:
+    """What a graph of one timestep gets at step ``t``: a static image batch ``[N, C, H, W]`` at every step,
+    or frame t of event frames ``[N, T, C, H, W]``."""
+    return images[:, t] if images.dim() == 5 else images
+
+
 def average_over_steps(module, images: torch.Tensor, timesteps: int) -> torch.Tensor:
     """Call a loaded NIR graph ``module(images, state) -> (out, state)`` for ``timesteps`` steps from rest,
-    feeding the images at every step, passing the state on; the outputs averaged over the steps."""
+    feeding the images at every step (event frames: frame t at step t), passing the state on; the outputs
+    averaged over the steps."""
     state, total = None, None
     with torch.no_grad():
-        for _ in range(timesteps):
-            out, state = module(images, state)
+        for t in range(timesteps):
+            out, state = module(step_input(images, t), state)
             total = out if total is None else total + out
     return total / timesteps

@@ -6,9 +6,11 @@ the output group average folded into the weights):
 
 - ``mode="unrolled"``: ``images -> scores``, all T timesteps in one graph (the stem computed once, the
   feedback edges unrolled, the last step's unused feedback left out), scores averaged over T as the model's;
+  a frames network's ``images`` are its event frames ``[B, T, C, H, W]``, the stem run on each;
 - ``mode="step"``: one timestep, ``(images, state...) -> (scores, next state...)``, for runtimes and chips
   that run step by step. Start from ``initial_state`` and feed each ``next.<name>`` output back as input
-  ``<name>``; the prediction is the mean of the T step scores (``run_onnx`` does this loop).
+  ``<name>``; the prediction is the mean of the T step scores (``run_onnx`` does this loop). A frames
+  network's step takes one frame ``[B, C, H, W]``: the streaming form a sensor feeds.
 
 Optional extra outputs ``spikes.<LIF layer>`` give each LIF layer's spikes per image (over T, or this step).
 
@@ -41,6 +43,7 @@ from exporters.plain_model import PlainSNASNet
 from snasnet.atomic import atomic_path
 from snasnet.errors import ConfigError
 from snasnet.model import SNASNet
+from snasnet.presets import FRAMES
 from snasnet.registry import Registry
 
 DEFAULT_OPSET = 18
@@ -241,7 +244,8 @@ def export_onnx(
     finally:
         model.train(was_training)
     p = model.preset
-    images = torch.zeros(batch or 2, p.in_channels, p.image_size, p.image_size)
+    frames = (model.timesteps,) if p.takes_frames and mode == "unrolled" else ()  # a step takes one frame
+    images = torch.zeros(batch or 2, *frames, p.in_channels, p.image_size, p.image_size)
     spike_names = [SPIKES + name for name in plain.lif_names] if spike_counts else []
     module, args, state, inputs, outputs = build_graph(plain, images, spike_names)
     with atomic_path(path) as tmp, torch.no_grad():
@@ -263,6 +267,7 @@ def _write_metadata(path: str, model: SNASNet, mode: str, plain: PlainSNASNet, s
         "celltype": model.arch.celltype,
         "preset": model.preset.name,
         "timesteps": str(model.timesteps),
+        "input": model.preset.input,  # frames: the step graph takes one frame per step
         "mode": mode,
         "rest_membrane": repr(plain.lif_params.rest),
         "state": json.dumps(state),
@@ -327,7 +332,7 @@ def run_onnx(session, images: np.ndarray | torch.Tensor, chunk: int = 64) -> tup
         if n < size and _fixed_batch(session):
             x = np.concatenate([x, np.zeros((size - n, *x.shape[1:]), dtype=x.dtype)])
         if step_mode:
-            out = _loop_steps(session, x, timesteps, names)
+            out = _loop_steps(session, x, timesteps, names, frames=meta.get("input") == FRAMES)
         else:
             out = dict(zip(names, session.run(None, {IMAGES: x}), strict=True))
         scores.append(out[SCORES][:n])
@@ -336,11 +341,15 @@ def run_onnx(session, images: np.ndarray | torch.Tensor, chunk: int = 64) -> tup
     return np.concatenate(scores), {k: np.concatenate(v) for k, v in spikes.items()}
 
 
-def _loop_steps(session, x: np.ndarray, timesteps: int, names: list[str]) -> dict[str, np.ndarray]:
+def _loop_steps(
+    session, x: np.ndarray, timesteps: int, names: list[str], frames: bool = False
+) -> dict[str, np.ndarray]:
+    """``x``: static images, fed at every step, or event frames ``[N, T, C, H, W]``, frame t at step t."""
     state = initial_state(session, len(x))
     acc, counts = None, {}
-    for _ in range(timesteps):
-        out = dict(zip(names, session.run(None, {IMAGES: x, **state}), strict=True))
+    for t in range(timesteps):
+        step_input = np.ascontiguousarray(x[:, t]) if frames else x
+        out = dict(zip(names, session.run(None, {IMAGES: step_input, **state}), strict=True))
         state = {k: out[NEXT + k] for k in state}
         acc = out[SCORES] if acc is None else acc + out[SCORES]  # left to right, as the model sums
         for n in names:

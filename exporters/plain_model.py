@@ -139,6 +139,7 @@ class PlainSNASNet(nn.Module):
         names = {m: n for n, m in model.named_modules()}
         self.fold = fold
         self.timesteps = model.timesteps
+        self.frames = model.preset.takes_frames  # input [B, T, C, H, W], the stem at every step
         self.lif_params = LIFParams.of(model.lif)
         self.lif_names = [name for name, _ in model.lif_layers()]
         stem = model.stem
@@ -201,13 +202,15 @@ class PlainSNASNet(nn.Module):
 
     def run(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """All T steps from rest: class scores averaged over T and spikes per image summed over T. As on the
-        model's fast path in eval mode, the last step's feedback (which no output uses) is not computed."""
-        static = self.stem(images)  # the static image, encoded once
+        model's fast path in eval mode, the last step's feedback (which no output uses) is not computed.
+        Event frames ``[B, T, C, H, W]``: the stem on each step's frame."""
+        static = None if self.frames else self.stem(images)  # the static image, encoded once
         state: State = {}
         total: dict[str, torch.Tensor] = {}
         acc = None
         for t in range(self.timesteps):
-            scores, spikes = self.step(static, state, feedback=t < self.timesteps - 1)
+            encoded = self.stem(images[:, t]) if self.frames else static
+            scores, spikes = self.step(encoded, state, feedback=t < self.timesteps - 1)
             acc = scores if acc is None else acc + scores
             for name, count in spikes.items():
                 total[name] = count if name not in total else total[name] + count

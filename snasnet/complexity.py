@@ -20,7 +20,7 @@ class LayerMacs:
     name: str
     kind: str  # "conv" or "linear"
     macs: int  # per image, per call
-    once: bool  # True for the stem (once per image), False for layers run at every timestep
+    once: bool  # True for a static network's stem (once per image), False for layers run at every timestep
 
 
 def layer_macs(model: SNASNet) -> list[LayerMacs]:
@@ -34,7 +34,8 @@ def layer_macs(model: SNASNet) -> list[LayerMacs]:
             return
         if isinstance(module, nn.Conv2d):
             k = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-            found[name] = LayerMacs(name, "conv", output[0].numel() * k, name.startswith("stem."))
+            once = name.startswith("stem.") and not model.preset.takes_frames  # frames: the stem at every step
+            found[name] = LayerMacs(name, "conv", output[0].numel() * k, once)
         else:
             found[name] = LayerMacs(name, "linear", module.in_features * module.out_features, False)
 
@@ -42,10 +43,12 @@ def layer_macs(model: SNASNet) -> list[LayerMacs]:
     was_training = model.training
     param = next(model.parameters())
     p = model.preset
+    frames = (model.timesteps,) if p.takes_frames else ()  # [1, T, C, H, W] for a frames network
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, p.in_channels, p.image_size, p.image_size, device=param.device), path="reference")
+            zeros = torch.zeros(1, *frames, p.in_channels, p.image_size, p.image_size, device=param.device)
+            model(zeros, path="reference")
     finally:
         for h in handles:
             h.remove()

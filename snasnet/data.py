@@ -1,5 +1,6 @@
 """Datasets by name (registry): each gives train and test sets of ``(image [C, H, W], label)`` and the model
-preset that fits them.
+preset that fits them; the event datasets (``snasnet.event_data``: ``digits-dvs``, ``nmnist``, ``dvsgesture``,
+``cifar10dvs``) give ``(frames [T, C, H, W], label)`` and a frames preset.
 
 ``cifar10``, ``cifar100`` (torchvision's loaders), ``tinyimagenet`` (the standard ``tiny-imagenet-200``
 folder) and ``imagefolder`` (any class-per-folder tree) read files from ``data_dir`` (default ``$SNASNET_DATA``,
@@ -16,11 +17,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from snasnet.errors import DataError
+if TYPE_CHECKING:
+    from snasnet.model import SNASNet
+
+from snasnet.errors import ConfigError, DataError
 from snasnet.presets import get_preset
 from snasnet.registry import Registry
 from snasnet.seeding import derive_seed
@@ -42,10 +47,31 @@ class DataBundle:
     num_classes: int
     #: the training split without augmentation (what a search scores); defaults to ``train``
     train_plain: Dataset | None = None
+    #: event frames: T, the frames per sample (samples ``[T, C, H, W]``); None: static images ``[C, H, W]``
+    timesteps: int | None = None
 
     @property
     def search_set(self) -> Dataset:
         return self.train_plain if self.train_plain is not None else self.train
+
+    @property
+    def takes_frames(self) -> bool:
+        return self.timesteps is not None
+
+    def check_model(self, model: SNASNet, what: str) -> None:
+        """One ConfigError line when ``model`` (``what`` names it) cannot take these samples: frames for a
+        static network or images for a frames one, or frames of another T."""
+        if model.preset.takes_frames != self.takes_frames:
+            kind = {True: "event frames", False: "static images"}
+            raise ConfigError(
+                f"{what} takes {kind[model.preset.takes_frames]} (preset {model.preset.name}) but dataset {self.name} "
+                f"gives {kind[self.takes_frames]}: choose a dataset of the network's kind"
+            )
+        if self.takes_frames and self.timesteps != model.timesteps:
+            raise ConfigError(
+                f"{what} runs T={model.timesteps} timesteps but dataset {self.name} gives {self.timesteps} frames per "
+                f"sample: leave out --timesteps and the dataset option timesteps, or give them the same value"
+            )
 
     def model_overrides(self) -> dict[str, int]:
         """Preset fields that make ``build_model(self.preset, arch, **overrides)`` fit this data: its input,
@@ -67,11 +93,20 @@ def list_datasets() -> list[str]:
 
 
 def get_dataset(
-    name: str, data_dir: str | os.PathLike | None = None, download: bool = False, **options: object
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    *,
+    model_timesteps: int | None = None,
+    **options: object,
 ) -> DataBundle:
     """The named dataset. ``data_dir`` is where files are read (and downloaded to with ``download``);
-    ``options`` are dataset-specific (e.g. ``synthetic``'s sizes)."""
+    ``options`` are dataset-specific (e.g. ``synthetic``'s sizes). ``model_timesteps``: the network's T, into
+    which an event dataset bins its events unless its own option ``timesteps`` says otherwise; images have no
+    time axis and ignore it."""
     factory = DATASETS.get(name)
+    if model_timesteps is not None and "timesteps" in inspect.signature(factory).parameters:
+        options.setdefault("timesteps", model_timesteps)
     try:
         inspect.signature(factory).bind(data_dir=data_dir, download=download, **options)
     except TypeError:
@@ -376,3 +411,7 @@ def imagefolder(
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std, *resize)),
     )
+
+
+# the event datasets register themselves here (snasnet.event_data reads this module's helpers, so it comes last)
+from snasnet import event_data as _event_data  # noqa: E402, F401

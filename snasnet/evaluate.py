@@ -118,7 +118,7 @@ def evaluate(
             if should_stop is not None and should_stop():
                 raise Stopped
             labels = labels.to(device, non_blocking=True)
-            scores = model(to_device(images, device, channels_last)).float()
+            scores = model(to_device(images, device, channels_last and images.dim() == 4)).float()  # frames: 5-D
             sums += _batch_sums(scores, labels)
             if on_batch is not None:
                 on_batch(index, len(loader))
@@ -177,7 +177,6 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     a checkpoint, a network the arguments do not describe, or data the network does not take."""
     raw = read_checkpoint(config.checkpoint)  # fails early, and clearly, for a bad file
     trained = trained_on(raw)
-    del raw
     name = config.dataset or trained.get("dataset")
     if name is None:
         raise ConfigError(
@@ -186,7 +185,10 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
         )
     data_dir = config.data_dir if config.data_dir is not None else trained.get("data_dir")
     options = config.dataset_options or (trained.get("dataset_options", {}) if name == trained.get("dataset") else {})
-    bundle = get_dataset(name, data_dir=data_dir, download=config.download, **options)
+    # event frames are binned into the network's T (the checkpoint's unless --timesteps says otherwise)
+    timesteps = config.timesteps or (raw.get("model_config") or {}).get("timesteps")
+    del raw
+    bundle = get_dataset(name, data_dir=data_dir, download=config.download, model_timesteps=timesteps, **options)
     model = load_checkpoint(
         config.checkpoint,
         arch=config.arch,
@@ -196,6 +198,7 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
         second_avgpooling=config.second_avgpooling,
         **bundle.model_overrides(),
     )
+    bundle.check_model(model, str(config.checkpoint))
     p = model.preset
     takes = (p.in_channels, p.image_size, p.num_classes)
     gives = (bundle.in_channels, bundle.image_size, bundle.num_classes)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from snasnet.data import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, Transformed, data_root
+from snasnet.data import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, DataBundle, Transformed, data_root, register_dataset
 from snasnet.digits_dvs import CameraSettings, load_recordings
 from snasnet.errors import DataError
 from snasnet.registry import Registry
@@ -51,6 +51,20 @@ class EventBundle:
     def search_set(self) -> Dataset:
         return self.train_plain if self.train_plain is not None else self.train
 
+    def data_bundle(self) -> DataBundle:
+        """The DataBundle the jobs (train, eval, search, export) take: the frames preset of the same name."""
+        return DataBundle(
+            self.name,
+            self.train,
+            self.test,
+            self.name,
+            self.in_channels,
+            self.image_size,
+            self.num_classes,
+            train_plain=self.train_plain,
+            timesteps=self.timesteps,
+        )
+
 
 @dataclass(frozen=True)
 class EventDataset:
@@ -76,6 +90,7 @@ def register_event_dataset(
 
     def add(load: Callable[..., EventBundle]) -> Callable[..., EventBundle]:
         EVENT_DATASETS.add(name, EventDataset(name, load, timesteps, image_size, sensor_size, source, augmentation))
+        register_dataset(name)(_job_dataset(name))
         return load
 
     return add
@@ -110,6 +125,24 @@ def get_event_dataset(
     except TypeError:
         raise DataError(f"event dataset {name!r} does not take the option(s) {', '.join(sorted(options))}") from None
     return spec.load(spec, root, download, timesteps, image_size, **options)
+
+
+def _job_dataset(name: str) -> Callable[..., DataBundle]:
+    """The event dataset ``name`` as an entry of ``snasnet.data.DATASETS`` (what ``--dataset`` names)."""
+
+    def load(
+        data_dir: str | os.PathLike | None = None,
+        download: bool = False,
+        *,
+        timesteps: int | None = None,
+        image_size: int | None = None,
+        **options: object,
+    ) -> DataBundle:
+        bundle = get_event_dataset(name, data_dir, download, timesteps=timesteps, image_size=image_size, **options)
+        return bundle.data_bundle()
+
+    load.__doc__ = f"The event dataset {name} as frames (snasnet.event_data.get_event_dataset)."
+    return load
 
 
 # --- events -> frames ----------------------------------------------------------------------------

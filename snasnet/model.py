@@ -1,6 +1,10 @@
 """The SNASNet network (DESIGN.md): stem once, then per timestep cell1 -> downsample conv -> cell2 ->
 classifier, the group-averaged class scores averaged over T. Same modules, names and init as the original.
 
+Input (the preset's ``input``): ``static`` images ``[B, C, H, W]``, the stem run once (direct encoding, the
+original's); or event ``frames`` ``[B, T, C, H, W]`` (batch first, as a DataLoader stacks ``snasnet.event_data``'s
+``[T, C, H, W]`` samples), the stem run on every timestep's frame and cell 1 fed a sequence.
+
 Two execution paths compute the same function:
 - ``"reference"``: the original's order, every layer once per timestep;
 - ``"fast"`` (default): layers without feedback run over all T steps at once as ``[T*B, ...]``, cells
@@ -10,7 +14,8 @@ Two execution paths compute the same function:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, fields
 
 import torch
@@ -22,7 +27,7 @@ from snasnet.arch import Architecture
 from snasnet.cells import BackwardCell, Cell, ForwardCell
 from snasnet.errors import ConfigError
 from snasnet.neuron import LIFConfig, LIFNode, is_lif, make_lif
-from snasnet.presets import Preset, get_preset
+from snasnet.presets import DEFAULT_TIMESTEPS, Preset, get_preset
 from snasnet.sequence import run_seq, seq_map
 
 PATHS = ("fast", "reference")
@@ -37,7 +42,8 @@ def _conv_out(size: int, stride: int) -> int:
 
 
 class SNASNet(nn.Module):
-    """SNASNet for a preset and a cell. ``model(images[B, C, H, W])`` returns class scores ``[B, classes]``."""
+    """SNASNet for a preset and a cell. ``model(images[B, C, H, W])`` (a frames preset: ``model(frames[B, T, C, H,
+    W])``) returns class scores ``[B, classes]``."""
 
     def __init__(
         self,
@@ -119,6 +125,7 @@ class SNASNet(nn.Module):
 
     def config(self) -> dict:
         """Everything needed to rebuild this network (plain data, stored in checkpoints and run.json)."""
+        # the preset holds the input kind; configs written before it existed rebuild as static (its default)
         return {
             "arch": str(self.arch),
             "celltype": self.arch.celltype,
@@ -150,20 +157,48 @@ class SNASNet(nn.Module):
                 m.inference_kernel = path == "fast"
 
     # --- forward --------------------------------------------------------------------------------
-    def forward(self, images: torch.Tensor, path: str | None = None) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, path: str | None = None) -> torch.Tensor:
         path = path or self._path
         if path not in PATHS:
             raise ConfigError(f"unknown execution path {path!r}: choose one of {', '.join(PATHS)}")
+        self.check_input(inputs)
         self.reset_state(path)
-        static = self.stem(images)  # direct encoding: the static image, computed once
+        frames = self.preset.takes_frames
         if path == "reference":
-            return self._forward_reference(static)
-        return self._forward_fast(static)
+            if frames:  # the stem at every step, just before that step's cells
+                return self._forward_reference(self.stem(x) for x in inputs.transpose(0, 1))
+            static = self.stem(inputs)  # direct encoding: the static image, computed once
+            return self._forward_reference(itertools.repeat(static, self.timesteps))
+        if frames:  # the stem over all T frames at once, batch norm per step while training
+            return self._forward_fast(run_seq(self.stem, inputs.transpose(0, 1)), static=False)
+        return self._forward_fast(self.stem(inputs), static=True)
 
-    def _forward_reference(self, static: torch.Tensor) -> torch.Tensor:
+    def check_input(self, inputs: torch.Tensor) -> None:
+        """One ConfigError line for a batch this network does not take: frames ``[B, T, C, H, W]`` with this
+        network's T for a frames preset, static images ``[B, C, H, W]`` otherwise."""
+        p = self.preset
+        if p.takes_frames:
+            if inputs.dim() != 5:
+                raise ConfigError(
+                    f"this network (preset {p.name}) takes event frames [B, T, C, H, W], T={self.timesteps}; got a "
+                    f"{inputs.dim()}-D batch {list(inputs.shape)}: use a frames dataset (e.g. digits-dvs)"
+                )
+            if inputs.shape[1] != self.timesteps:
+                raise ConfigError(
+                    f"this network runs T={self.timesteps} timesteps but the batch has {inputs.shape[1]} frames per "
+                    f"sample: bin the events into {self.timesteps} frames, or build the network with "
+                    f"timesteps={inputs.shape[1]}"
+                )
+        elif inputs.dim() != 4:
+            raise ConfigError(
+                f"this network (preset {p.name}) takes static images [B, C, H, W]; got a {inputs.dim()}-D batch "
+                f"{list(inputs.shape)}: event frames need a frames preset (e.g. digits-dvs)"
+            )
+
+    def _forward_reference(self, inputs: Iterable[torch.Tensor]) -> torch.Tensor:
         acc: torch.Tensor | float = 0.0
-        for _ in range(self.timesteps):
-            x = self.cell1.step(static)
+        for x in inputs:  # one stem output per timestep
+            x = self.cell1.step(x)
             x = self.downconv1(x)
             x = self.resdownsample1(x)
             x = self.cell2.step(x)
@@ -173,11 +208,12 @@ class SNASNet(nn.Module):
             acc = acc + self.boost(x.unsqueeze(1)).squeeze(1)
         return acc / self.timesteps
 
-    def _forward_fast(self, static: torch.Tensor) -> torch.Tensor:
+    def _forward_fast(self, x0: torch.Tensor, static: bool) -> torch.Tensor:
+        """``x0``: the stem's output, ``[B, ...]`` fed at every step (``static``) or ``[T, B, ...]``."""
         steps = self.timesteps
         # in eval mode the last step's feedback feeds nothing and updates no statistics
         keep = self.training or not self.skip_unused_feedback
-        x = self.cell1.run(static, steps, static=True, keep_last_feedback=keep)
+        x = self.cell1.run(x0, steps, static=static, keep_last_feedback=keep)
         x = run_seq(self.downconv1, x)
         x = seq_map(self.resdownsample1, x)
         x = self.cell2.run(x, steps, static=False, keep_last_feedback=keep)
@@ -196,17 +232,19 @@ def build_model(
     arch: Architecture | str | Sequence[str],
     *,
     celltype: str | None = None,
-    timesteps: int = 5,
+    timesteps: int | None = None,
     second_avgpooling: int = 2,
     **overrides: object,
 ) -> SNASNet:
     """Build an SNASNet.
 
-    ``preset``: a registered name (``cifar10``, ``cifar100``, ``tinyimagenet``, ``digits``) or a Preset.
+    ``preset``: a registered name (``cifar10``, ``cifar100``, ``tinyimagenet``, ``digits``, the frames presets
+    ``digits-dvs``, ``nmnist``, ``dvsgesture``, ``cifar10dvs``) or a Preset.
     ``arch``: an Architecture, ``"0302 0030 3003 0000"`` or its four rows. ``celltype`` defaults to the
-    Architecture's, else ``backward``. ``overrides``: Preset fields (``in_channels``, ``image_size``,
-    ``num_classes``, ``channels``, ``classifier_width``, ``final_neurons``, ``stem_stride``), LIF fields
-    (``tau``, ``threshold``, ``v_reset``, ``detach_reset``, ``surrogate``) and ``path``.
+    Architecture's, else ``backward``. ``timesteps`` defaults to a frames preset's T, else 5.
+    ``overrides``: Preset fields (``in_channels``, ``image_size``, ``num_classes``, ``channels``,
+    ``classifier_width``, ``final_neurons``, ``stem_stride``, ``input``), LIF fields (``tau``, ``threshold``,
+    ``v_reset``, ``detach_reset``, ``surrogate``) and ``path``.
     """
     if isinstance(arch, Architecture):
         if celltype is not None and celltype != arch.celltype:
@@ -217,7 +255,8 @@ def build_model(
     lif_kw = {k: overrides.pop(k) for k in list(overrides) if k in lif_fields}
     path = str(overrides.pop("path", "fast"))
     resolved = get_preset(preset, **overrides)
-    return SNASNet(arch, resolved, timesteps, second_avgpooling, LIFConfig(**lif_kw), path)
+    steps = timesteps if timesteps is not None else resolved.timesteps or DEFAULT_TIMESTEPS
+    return SNASNet(arch, resolved, steps, second_avgpooling, LIFConfig(**lif_kw), path)
 
 
 def model_from_config(config: dict, **changes: object) -> SNASNet:

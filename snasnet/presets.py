@@ -1,4 +1,10 @@
-"""Named network sizes (timm-style registry). The CIFAR and TinyImageNet numbers are the original's."""
+"""Named network sizes (timm-style registry). The CIFAR and TinyImageNet numbers are the original's.
+
+A preset's ``input`` says what the network is fed: ``static`` images ``[B, C, H, W]`` (the stem runs once and its
+output is fed at every timestep: the original's direct encoding) or event ``frames`` ``[B, T, C, H, W]`` (a
+DataLoader's batch of ``snasnet.event_data`` samples; the stem runs at every timestep on that step's frame).
+A frames preset also names its ``timesteps``: the T of its data.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,10 @@ from dataclasses import dataclass
 
 from snasnet.errors import ConfigError
 from snasnet.registry import Registry
+
+STATIC, FRAMES = "static", "frames"
+INPUTS = (STATIC, FRAMES)
+DEFAULT_TIMESTEPS = 5  # the original's T
 
 
 @dataclass(frozen=True)
@@ -25,8 +35,16 @@ class Preset:
     classifier_width: int
     final_neurons: int
     stem_stride: int = 1
+    input: str = "static"  # one of INPUTS
+    timesteps: int | None = None  # frames presets: the frames per sample of their data (None: the model's T)
 
     def __post_init__(self) -> None:
+        if self.input not in INPUTS:
+            raise ConfigError(f"input must be one of {', '.join(INPUTS)} (got {self.input!r})")
+        if self.timesteps is not None and (
+            not isinstance(self.timesteps, int) or isinstance(self.timesteps, bool) or self.timesteps < 1
+        ):
+            raise ConfigError(f"timesteps must be a positive integer (got {self.timesteps!r})")
         for field in (
             "in_channels",
             "image_size",
@@ -50,6 +68,10 @@ class Preset:
         """Output neurons per class (the original's ``num_cluster``)."""
         return self.final_neurons // self.num_classes
 
+    @property
+    def takes_frames(self) -> bool:
+        return self.input == FRAMES
+
     def replace(self, **overrides: object) -> Preset:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
         if unknown:
@@ -72,6 +94,13 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
     """A registered preset by name (or a Preset as given), with fields replaced by ``overrides``."""
     preset = name if isinstance(name, Preset) else PRESETS.get(name)
     return preset.replace(**overrides) if overrides else preset
+
+
+def default_timesteps(name: str) -> int:
+    """T for a job on dataset ``name``: the frames per sample of the frames preset of that name, else the
+    original's 5."""
+    preset = PRESETS.get(name) if name in PRESETS else None
+    return preset.timesteps if preset is not None and preset.timesteps is not None else DEFAULT_TIMESTEPS
 
 
 # The original's numbers (model_snn.py; CIFAR-10 at twice the width, as in its spikingjelly port).
@@ -107,3 +136,42 @@ register_preset(
 register_preset(
     Preset("digits", in_channels=1, image_size=8, num_classes=10, channels=32, classifier_width=256, final_neurons=100)
 )
+
+
+# Event data (snasnet.event_data): 2 input channels (OFF, ON counts); sizes and T are EVENT_DATASETS' (the sources
+# are stated there: N-MNIST T=10 at 34x34, PLIF; DVS128 Gesture T=16 at 128x128, SEW ResNet; CIFAR10-DVS T=10 at
+# 48x48, TET). Widths: the original's CIFAR-100 network for the real datasets (stem stride 2 at 128x128, as
+# tinyimagenet's at 64x64); digits-dvs (20x20, T=6, snasnet.digits_dvs) small enough to train on 2 CPU cores.
+register_preset(
+    Preset(
+        "digits-dvs",
+        in_channels=2,
+        image_size=20,
+        num_classes=10,
+        channels=16,
+        classifier_width=128,
+        final_neurons=100,
+        input=FRAMES,
+        timesteps=6,
+    )
+)
+# (name, image size, classes, final neurons, stem stride, T)
+for _name, _size, _classes, _neurons, _stride, _steps in (
+    ("nmnist", 34, 10, 100, 1, 10),
+    ("dvsgesture", 128, 11, 110, 2, 16),
+    ("cifar10dvs", 48, 10, 100, 1, 10),
+):
+    register_preset(
+        Preset(
+            _name,
+            in_channels=2,
+            image_size=_size,
+            num_classes=_classes,
+            channels=128,
+            classifier_width=1024,
+            final_neurons=_neurons,
+            stem_stride=_stride,
+            input=FRAMES,
+            timesteps=_steps,
+        )
+    )

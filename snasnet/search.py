@@ -46,6 +46,7 @@ from snasnet.errors import ConfigError, SnasnetError
 from snasnet.model import build_model
 from snasnet.objectives import BUDGETS, Ranking, choose, minimised, parse_objectives, rank
 from snasnet.pareto import crowding_distances
+from snasnet.presets import default_timesteps
 from snasnet.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.score import get_score, score_name, score_network
 from snasnet.seeding import derive_seed
@@ -72,7 +73,8 @@ class SearchConfig:
     num_search: int | None = None
     batch_size: int = 256
     repeat: int = 2
-    timesteps: int = 5
+    #: T; None: the dataset's (an event dataset's frames per sample, else the original's 5)
+    timesteps: int | None = None
     score: str = "sahd"
     seed: int = 0
     device: str = "auto"
@@ -92,6 +94,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(self.data_dir))
+        if self.timesteps is None:
+            object.__setattr__(self, "timesteps", default_timesteps(self.dataset))
         object.__setattr__(self, "score", score_name(self.score))  # a renamed score is recorded by its new name
         if self.objectives is not None:  # (run.json stores a list)
             names = tuple(score_name(str(n)) for n in self.objectives)
@@ -546,7 +550,9 @@ def _search(
     resume: bool,
     on_event: Callable[[dict], None] | None,
 ) -> SearchResult | None:
-    bundle = get_dataset(config.dataset, config.data_dir, config.download, **config.dataset_options)
+    bundle = get_dataset(
+        config.dataset, config.data_dir, config.download, model_timesteps=config.timesteps, **config.dataset_options
+    )
     preset, model_options = _model_options(config, bundle)
     batches = scoring_batches(bundle.search_set, config.batch_size, config.repeat, config.seed, device)
     objectives = config.parsed_objectives()

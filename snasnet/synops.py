@@ -9,7 +9,10 @@ report (``exporters.energy``) prices these counts; a search counts them during t
 - **pooled spikes**: the first classifier layer receives the last LIF's spikes average-pooled (k x k). Pooling
   then a linear layer is one linear layer on the unpooled spikes (weights / k^2), so each spike under a pooling
   window costs that layer's output features in SOPs (spikes cut off by the pooling's floor cost nothing).
-- **analog** values (the stem on the image, or anything else that is not spikes): no SOPs, dense MACs.
+- **events**: a frames network's stem receives event counts (``snasnet.event_data``: events per pixel, polarity
+  and time bin); each event costs its fan-out in SOPs as a spike does, so a pixel with n events costs n times that
+  (checked: whole non-negative numbers on every call, else analog).
+- **analog** values (the stem on a static image, or anything else that is not spikes): no SOPs, dense MACs.
 
 A layer right after a dropout is counted on the dropout's input: in train mode (a search scores in train mode)
 dropout zeroes and rescales what the layer receives, which no deployed network does.
@@ -30,7 +33,7 @@ from torch import nn
 from snasnet.model import SNASNet
 from snasnet.neuron import is_lif
 
-SPIKES, POOLED, ANALOG = "spikes", "pooled spikes", "analog"
+SPIKES, POOLED, EVENTS, ANALOG = "spikes", "pooled spikes", "events", "analog"
 _DROPOUTS = (nn.Dropout, sj_layer.Dropout)
 _INTEGER_SLACK = 1e-4  # how far from an integer a pooled spike count may be after float averaging
 
@@ -84,6 +87,14 @@ def pooling_areas(model: nn.Module) -> dict[str, int]:
     return {names[model.classifier[1]]: model.second_avgpooling**2}
 
 
+def event_inputs(model: nn.Module) -> set[str]:
+    """The layers that receive a frames network's input, its event counts: an SNASNet's stem convolution."""
+    if not isinstance(model, SNASNet) or not model.preset.takes_frames:
+        return set()
+    names = {m: n for n, m in model.named_modules()}
+    return {names[model.stem[0]]}
+
+
 def _after_dropout(model: nn.Module) -> dict[nn.Module, nn.Module]:
     """Each convolution or linear layer that comes right after a dropout in an ``nn.Sequential``: the dropout."""
     found = {}
@@ -96,9 +107,10 @@ def _after_dropout(model: nn.Module) -> dict[nn.Module, nn.Module]:
     return found
 
 
-def _are_counts(events: torch.Tensor, pool_area: int) -> bool:
-    """Every value is 0 or 1 (spikes), or with pooling a whole number of spikes (up to float rounding)."""
-    if pool_area == 1:
+def _are_counts(events: torch.Tensor, whole: bool) -> bool:
+    """Every value is 0 or 1 (spikes), or (``whole``: pooled spikes, event counts) a whole number of them (up to
+    float rounding)."""
+    if not whole:
         return bool(((events == 0) | (events == 1)).all())
     return bool(((events - events.round()).abs() <= _INTEGER_SLACK).all() and (events >= 0).all())
 
@@ -109,7 +121,7 @@ class LayerCounts:
 
     name: str
     kind: str  # "conv" or "linear"
-    input: str = SPIKES  # what it received on every call: spikes, pooled spikes or analog
+    input: str = SPIKES  # what it received on every call: spikes, pooled spikes, events or analog
     source: str | None = None  # the LIF layer whose spikes it receives
     pool_area: int = 1  # k*k of a pooling between the spikes and this layer
     image_steps: int = 0  # calls x batch: (image, timestep) pairs
@@ -137,13 +149,16 @@ class SynapticCounter:
         self.check_spikes = check_spikes
         sources = feeding_lif(model) if sources is None else sources
         areas = pooling_areas(model) if pool_areas is None else pool_areas
+        events = event_inputs(model)
         self.counts: dict[nn.Module, LayerCounts] = {}
         for name, module in model.named_modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 kind = "conv" if isinstance(module, nn.Conv2d) else "linear"
                 counts = LayerCounts(name, kind, source=sources.get(name))
                 area = areas.get(name, 1)
-                if counts.source is None:
+                if name in events:
+                    counts.input = EVENTS
+                elif counts.source is None:
                     counts.input = ANALOG
                 elif area > 1:
                     counts.input, counts.pool_area = POOLED, area
@@ -169,7 +184,7 @@ class SynapticCounter:
         fan_in = module.in_features if isinstance(module, nn.Linear) else module.weight[0].numel()
         c.macs += output.numel() * fan_in
         events = x if c.pool_area == 1 else x.double() * c.pool_area
-        if c.input != ANALOG and self.check_spikes and not _are_counts(events, c.pool_area):
+        if c.input != ANALOG and self.check_spikes and not _are_counts(events, c.input in (POOLED, EVENTS)):
             c.input = ANALOG  # not spikes after all: priced as dense MACs
         if c.input == ANALOG or isinstance(module, nn.Linear):
             c.input_sum += float(x.sum(dtype=torch.float64))

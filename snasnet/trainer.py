@@ -66,6 +66,7 @@ class Trainer:
             second_avgpooling=config.second_avgpooling,
             **self.bundle.model_overrides(),
         ).to(device)
+        self.bundle.check_model(self.model, "the network")
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = OPTIMIZERS.get(config.optimizer)(self.model.parameters(), config)
@@ -191,7 +192,7 @@ class Trainer:
                     raise Interrupted from None
                 raise
             torch.manual_seed(derive_seed(c.seed, "step", self.env.rank, epoch, step))  # dropout masks
-            images = to_device(images, self.device, self.channels_last)
+            images = to_device(images, self.device, self.channels_last and images.dim() == 4)  # frames: 5-D
             labels = labels.to(self.device, non_blocking=True)
             with autocast(self.device, self.precision):
                 scores = self.net(images)
@@ -323,7 +324,13 @@ def _load_data(config: TrainConfig, env: DistEnv) -> DataBundle:
     """The dataset, downloaded by rank 0 alone when asked (the others wait, then read its files)."""
 
     def load(download: bool) -> DataBundle:
-        return get_dataset(config.dataset, data_dir=config.data_dir, download=download, **config.dataset_options)
+        return get_dataset(
+            config.dataset,
+            data_dir=config.data_dir,
+            download=download,
+            model_timesteps=config.timesteps,
+            **config.dataset_options,
+        )
 
     if not (config.download and env.enabled):
         return load(config.download)

@@ -31,7 +31,8 @@ def random_cells(celltype: str, n: int, seed: int) -> list[Architecture]:
 def test_every_preset_builds_and_gives_class_scores(name):
     preset = get_preset(name)
     model = build_model(name, GOLDEN).eval()
-    x = torch.randn(2, preset.in_channels, preset.image_size, preset.image_size)
+    frames = (model.timesteps,) if preset.takes_frames else ()  # [B, T, C, H, W] for a frames preset
+    x = torch.randn(2, *frames, preset.in_channels, preset.image_size, preset.image_size)
     with torch.no_grad():
         out = model(x)
     assert out.shape == (2, preset.num_classes)

@@ -22,7 +22,6 @@ from snasnet_cli.options import (
     QuietOption,
     RunDirOption,
     SeedOption,
-    TimestepsOption,
     choices,
 )
 
@@ -134,7 +133,12 @@ def search(
     ] = "random",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per scoring batch.")] = 256,
     repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
-    timesteps: TimestepsOption = 5,
+    timesteps: Annotated[
+        int | None,
+        typer.Option(
+            "--timesteps", help="Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5]."
+        ),
+    ] = None,
     score: Annotated[
         str,
         typer.Option(

@@ -66,7 +66,14 @@ def train(
     val_interval: Annotated[
         int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
     ] = None,
-    timesteps: Annotated[int | None, _opt("--timesteps", help="Timesteps T \\[default: 5].", panel=RECIPE)] = None,
+    timesteps: Annotated[
+        int | None,
+        _opt(
+            "--timesteps",
+            help="Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5].",
+            panel=RECIPE,
+        ),
+    ] = None,
     second_avgpooling: Annotated[
         int | None, _opt("--second-avgpooling", help="Pooling before the classifier \\[default: 2].", panel=RECIPE)
     ] = None,

@@ -79,12 +79,13 @@ def test_eval_rebuilds_the_frames_network_and_reproduces_its_validation(trained,
     assert again.images == 360 and again.top1 > 0.2
 
 
-def test_a_frames_network_on_images_and_an_image_network_on_frames_are_one_line_errors(trained, tmp_path):
+def test_a_frames_network_on_images_and_an_image_network_on_frames_are_one_line_errors(trained, data_dir, tmp_path):
     with pytest.raises(ConfigError, match="takes event frames .* but dataset digits gives static images"):
         evaluate_checkpoint(EvalConfig(str(trained.best_checkpoint), dataset="digits", device="cpu"), write_run=False)
     images = save_checkpoint(tmp_path / "best.pt", build_model("digits", ARCH), train_config={"dataset": "digits"})
     with pytest.raises(ConfigError, match="takes static images .* but dataset digits-dvs gives event frames"):
-        evaluate_checkpoint(EvalConfig(str(images), dataset="digits-dvs", device="cpu"), write_run=False)
+        config = EvalConfig(str(images), dataset="digits-dvs", data_dir=str(data_dir), device="cpu")
+        evaluate_checkpoint(config, write_run=False)
 
 
 def test_frames_of_another_t_than_the_network_are_refused_before_training(data_dir, tmp_path):

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from snasnet.data import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, DataBundle, Transformed, data_root, register_dataset
 from snasnet.digits_dvs import CameraSettings, load_recordings
 from snasnet.errors import DataError
+from snasnet.presets import get_preset
 from snasnet.registry import Registry
 
 CACHE_FOLDER = "snasnet-cache"
@@ -84,12 +85,16 @@ EVENT_DATASETS: Registry[EventDataset] = Registry("event dataset", error=DataErr
 
 
 def register_event_dataset(
-    name: str, *, timesteps: int, image_size: int, sensor_size: tuple[int, int, int], source: str, augmentation: str
+    name: str, *, sensor_size: tuple[int, int, int], source: str, augmentation: str
 ) -> Callable[[Callable[..., EventBundle]], Callable[..., EventBundle]]:
-    """Decorator: ``load(spec, root, download, timesteps, image_size, **options)`` as the dataset ``name``."""
+    """Decorator: ``load(spec, root, download, timesteps, image_size, **options)`` as the dataset ``name``. Its
+    default T and frame size are those of the frames preset of the same name (snasnet.presets), so the data
+    and the network it feeds are stated in one place."""
 
     def add(load: Callable[..., EventBundle]) -> Callable[..., EventBundle]:
-        EVENT_DATASETS.add(name, EventDataset(name, load, timesteps, image_size, sensor_size, source, augmentation))
+        preset = get_preset(name)
+        spec = EventDataset(name, load, preset.timesteps, preset.image_size, sensor_size, source, augmentation)
+        EVENT_DATASETS.add(name, spec)
         register_dataset(name)(_job_dataset(name))
         return load
 
@@ -294,8 +299,6 @@ def _train_and_test(
 # of spiking neural networks", ICCV 2021, PLIF: its code README runs N-MNIST with -T 10), no augmentation (ibid.).
 @register_event_dataset(
     "nmnist",
-    timesteps=10,
-    image_size=34,
     sensor_size=(34, 34, 2),
     source="T=10, 34x34: Fang et al., ICCV 2021 (PLIF)",
     augmentation="none (Fang et al., ICCV 2021)",
@@ -320,8 +323,6 @@ def _nmnist(spec: EventDataset, root: Path, download: bool, timesteps: int, imag
 # 2021, SEW ResNet), no augmentation (ibid.; a flip would turn the left-hand classes into right-hand ones).
 @register_event_dataset(
     "dvsgesture",
-    timesteps=16,
-    image_size=128,
     sensor_size=(128, 128, 2),
     source="T=16, 128x128: Fang et al., NeurIPS 2021 (SEW ResNet)",
     augmentation="none (Fang et al., NeurIPS 2021): a flip would swap the left- and right-hand classes",
@@ -354,8 +355,6 @@ CIFAR10DVS_TRAIN_FRACTION = 0.9  # no official split: 9:1 per class (Fang et al.
 # ICLR 2022, TET, and its code's DVSCifar10 loader; the roll scales with image_size), 9:1 split per class.
 @register_event_dataset(
     "cifar10dvs",
-    timesteps=10,
-    image_size=48,
     sensor_size=(128, 128, 2),
     source="T=10, 48x48: Deng et al., ICLR 2022 (TET)",
     augmentation="flip 1/2 and roll up to 5 px at 48x48 (Deng et al., ICLR 2022, TET)",
@@ -390,8 +389,6 @@ def _cifar10dvs(spec: EventDataset, root: Path, download: bool, timesteps: int, 
 # and its 4-pixel saccades (snasnet.digits_dvs).
 @register_event_dataset(
     "digits-dvs",
-    timesteps=6,
-    image_size=CameraSettings.sensor_size,
     sensor_size=(CameraSettings.sensor_size, CameraSettings.sensor_size, 2),
     source="snasnet.digits_dvs: N-MNIST's recipe (Orchard et al., 2015) on scikit-learn's digits",
     augmentation="shift=N: a roll by up to N px, into the blank margin (as digits' shift)",

@@ -138,10 +138,11 @@ register_preset(
 )
 
 
-# Event data (snasnet.event_data): 2 input channels (OFF, ON counts); sizes and T are EVENT_DATASETS' (the sources
-# are stated there: N-MNIST T=10 at 34x34, PLIF; DVS128 Gesture T=16 at 128x128, SEW ResNet; CIFAR10-DVS T=10 at
-# 48x48, TET). Widths: the original's CIFAR-100 network for the real datasets (stem stride 2 at 128x128, as
-# tinyimagenet's at 64x64); digits-dvs (20x20, T=6, snasnet.digits_dvs) small enough to train on 2 CPU cores.
+# Event data: 2 input channels (OFF, ON counts). These sizes and T are also the event datasets' defaults
+# (snasnet.event_data reads them here, and states their sources): N-MNIST T=10 at 34x34, PLIF; DVS128 Gesture
+# T=16 at 128x128, SEW ResNet; CIFAR10-DVS T=10 at 48x48, TET. Widths: the original's CIFAR-100 network for the
+# real datasets (stem stride 2 at 128x128, as tinyimagenet's at 64x64); digits-dvs (20x20, T=6,
+# snasnet.digits_dvs) small enough to train on 2 CPU cores.
 register_preset(
     Preset(
         "digits-dvs",

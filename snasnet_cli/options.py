@@ -65,5 +65,4 @@ DATASETS = choices(DATASET_REGISTRY)
 DatasetOption = Annotated[str, typer.Option("--dataset", help=f"The dataset: {DATASETS}.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the dataset lies (or is downloaded to).")]
 CelltypeOption = Annotated[str, typer.Option("--celltype", help="forward or backward.")]
-TimestepsOption = Annotated[int, typer.Option("--timesteps", help="Timesteps T.")]
 PRECISIONS = choices("snasnet.precision:PRECISIONS")

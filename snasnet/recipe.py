@@ -54,7 +54,9 @@ class TrainConfig:
     workers: int | None = None  # DataLoader workers; None: 0 for in-memory data, else up to 4
 
     def __post_init__(self) -> None:
-        Architecture.parse(self.arch, self.celltype)  # a clear ArchitectureError for a bad cell
+        # a clear ArchitectureError for a bad cell, or for one whose output is 0 whatever the image (training it
+        # would run every epoch at chance)
+        Architecture.parse(self.arch, self.celltype).require_output_reached()
         for name in ("timesteps", "second_avgpooling", "epochs", "val_interval", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1 (got {getattr(self, name)})")

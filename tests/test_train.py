@@ -129,6 +129,7 @@ def test_schedulers_step_per_epoch_as_the_original():
         ({"lr": -1.0}, ConfigError, "lr must be positive"),
         ({"arch": "0302 0030 3003"}, ArchitectureError, "expected 4 rows"),
         ({"arch": "0302 0030 3003 0000", "celltype": "forward"}, ArchitectureError, "backward edge"),
+        ({"arch": "0100 0000 0000 0000"}, ArchitectureError, "no path from the input node 0 to the output node 3"),
         ({"learning_rate": 0.1}, ConfigError, "unknown training option"),
     ],
 )

@@ -329,6 +329,10 @@ def resume_config(run_dir: str | os.PathLike, **changes: object) -> SearchConfig
                 f"{run_dir} was searched with {key}={getattr(stored, key)!r}; a resumed search keeps its settings "
                 f"(only {', '.join(RESUMABLE_CHANGES)} may change): drop that option, or start a new search"
             )
+    if wanted.strategy == "evolution" and wanted.num_search != stored.num_search:
+        # evolution's population shrinks to half of a small budget; a new budget must not resize the population
+        # the recorded children were bred from, or the resumed run would propose other cells than it recorded
+        wanted = wanted.replace(population=stored.make_strategy().population_size)
     return wanted
 
 

@@ -121,6 +121,17 @@ def test_resuming_a_multi_objective_evolution_gives_the_same_front(tmp_path):
         assert (tmp_path / "part" / name).read_text() == (tmp_path / "whole" / name).read_text()
 
 
+def test_a_resume_with_a_larger_budget_keeps_the_population_evolution_started_with(tmp_path):
+    # 6 candidates halve the default population of 50 to 3; 10 would make it 5 and breed other children
+    options = {"objectives": TWO, "strategy": "evolution", "tournament": 2}
+    run_search(config(num_search=6, **options), tmp_path / "part")
+    resumed = run_search(resume_config(tmp_path / "part", num_search=10), tmp_path / "part", resume=True)
+    whole = run_search(config(num_search=10, population=3, **options), tmp_path / "whole")
+    assert len(resumed.candidates) == 10
+    assert [str(c.arch) for c in resumed.candidates] == [str(c.arch) for c in whole.candidates]
+    assert ranking_of(resumed) == ranking_of(whole)
+
+
 def test_nsga_tournament_prefers_the_better_front_then_the_less_crowded_member():
     # front 1: (0, 4), (1, 3), (2, 2), (4, 0); front 2: (3, 3); a singular score (inf) after every front
     values = [(3.0, 3.0), (0.0, 4.0), (1.0, 3.0), (2.0, 2.0), (4.0, 0.0), (math.inf, 0.0)]

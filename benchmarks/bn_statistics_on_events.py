@@ -21,6 +21,7 @@ per timestep, in order, so the n-th call of a forward pass is step n.
 from __future__ import annotations
 
 import argparse
+import copy
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
-from snasnet.data import get_dataset
+from snasnet.data import DataBundle, get_dataset
 from snasnet.evaluate import evaluate
+from snasnet.model import SNASNet
 
 
 class StepStatistics(nn.Module):
@@ -90,38 +92,43 @@ def accuracy(model: nn.Module, data, batch_size: int = 128) -> float:
     return hits / total
 
 
+MODES = ("running", "shared", "per step", "test batch")
+
+
+def accuracies(model: SNASNet, bundle: DataBundle) -> dict[str, float]:
+    """Test accuracy of ``model`` (left untouched: a copy is probed) under each normalisation of MODES."""
+    figures = {"running": evaluate(model, bundle.test, device="cpu").top1}
+    model = copy.deepcopy(model).cpu().eval()
+    model.path = "reference"  # every batch norm once per step, in order
+    probes = probe(model, model.timesteps)
+    with torch.no_grad():
+        for images, _ in DataLoader(bundle.train, batch_size=64, shuffle=True):
+            model(images)
+    for mode in ("shared", "per step"):
+        for p in probes:
+            p.mode = mode
+        figures[mode] = accuracy(model, bundle.test)
+    for p in probes:
+        p.mode = "batch"
+    figures["test batch"] = accuracy(model, bundle.test, batch_size=len(bundle.test))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--data-dir", default=None, help="where the checkpoint's dataset lies")
     args = parser.parse_args()
 
-    print(f"{'checkpoint':<50}{'running':>9}{'shared':>9}{'per step':>10}{'test batch':>12}")
+    print(f"{'checkpoint':<50}" + "".join(f"{mode:>12}" for mode in MODES))
     for path in args.checkpoints:
         trained = trained_on(read_checkpoint(path))
         if "dataset" not in trained:
             raise SystemExit(f"{path} records no dataset: give a checkpoint written by snasnet train")
         data_dir = args.data_dir or trained.get("data_dir")
         bundle = get_dataset(trained["dataset"], data_dir, **trained.get("dataset_options", {}))
-        model = load_checkpoint(path)
-        running = evaluate(model, bundle.test, device="cpu").top1
-        model.path = "reference"  # every batch norm once per step, in order
-        model.eval()
-        probes = probe(model, model.timesteps)
-        with torch.no_grad():
-            for images, _ in DataLoader(bundle.train, batch_size=64, shuffle=True):
-                model(images)
-        figures = []
-        for mode in ("shared", "per step"):
-            for p in probes:
-                p.mode = mode
-            figures.append(accuracy(model, bundle.test))
-        for p in probes:
-            p.mode = "batch"
-        figures.append(accuracy(model, bundle.test, batch_size=len(bundle.test)))
-        shared, per_step, batch = figures
-        print(f"{str(path)[-50:]:<50}{100 * running:>8.2f}%{100 * shared:>8.2f}%{100 * per_step:>9.2f}%"
-              f"{100 * batch:>11.2f}%", flush=True)  # fmt: skip
+        figures = accuracies(load_checkpoint(path), bundle)
+        print(f"{str(path)[-50:]:<50}" + "".join(f"{100 * figures[mode]:>11.2f}%" for mode in MODES), flush=True)
 
 
 if __name__ == "__main__":

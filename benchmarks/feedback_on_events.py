@@ -17,8 +17,10 @@ seeds. The cells:
 
 For each: its SAHD score on the same scoring batches, parameters, the test accuracy of the last epoch for each
 seed (no choice made on the test images; digits-dvs validates on its test split), their mean and sample standard
-deviation, the best epoch's accuracy (chosen on those test images, so optimistic), spikes per test image (eval
-mode, as ``snasnet eval`` counts them) and the training time. Runs go to a temporary directory.
+deviation, the best epoch's accuracy (chosen on those test images, so optimistic), the last epoch's accuracy with
+per-step batch-norm statistics (``bn_statistics_on_events.py``: the swing of shared statistics taken out), spikes
+per test image (eval mode, as ``snasnet eval`` counts them) and the training time. Runs go to a temporary
+directory.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from bn_statistics_on_events import accuracies
 
 from snasnet.arch import Architecture
 from snasnet.data import get_dataset
@@ -52,6 +55,7 @@ class Row:
     params: int = 0
     accuracies: list[float] = field(default_factory=list)  # last epoch, one per seed
     best: list[float] = field(default_factory=list)  # best epoch, one per seed
+    per_step: list[float] = field(default_factory=list)  # last epoch, per-step batch-norm statistics, one per seed
     spikes: list[float] = field(default_factory=list)  # per test image, one per seed
     seconds: float = 0.0
 
@@ -134,10 +138,12 @@ def main() -> None:
                 final = evaluate(result.model, bundle.test, device="cpu")
                 row.seconds += time.perf_counter() - start
                 row.accuracies.append(final.top1)
+                row.per_step.append(accuracies(result.model, bundle)["per step"])
                 row.best.append(result.best_acc or 0.0)
                 row.spikes.append(final.total_spikes_per_image)
                 print(f"{row.name:<26}{str(row.arch):<21}seed {seed}: test acc {100 * final.top1:6.2f}% "
-                      f"(best epoch {100 * row.best[-1]:6.2f}%), {final.total_spikes_per_image:9,.0f} spikes/image, "
+                      f"(best epoch {100 * row.best[-1]:6.2f}%, per-step statistics "
+                      f"{100 * row.per_step[-1]:6.2f}%), {final.total_spikes_per_image:9,.0f} spikes/image, "
                       f"{time.perf_counter() - start:4.0f} s", flush=True)  # fmt: skip
 
     epochs = args.epochs or train_config(DATASET).epochs
@@ -145,18 +151,25 @@ def main() -> None:
     print(f"\n{DATASET}, T={timesteps}, {epochs} epochs per run, seeds {seeds}; searches of {args.search} "
           f"candidates per cell type (seed {args.seed}). Accuracies in %, mean ± sd:")  # fmt: skip
     print(f"{'cell':<26}{'arch':<21}{'type':<10}{'SAHD':>8}{'params':>9}{'last-epoch acc':>16}{'best-epoch acc':>16}"
-          f"{'spikes/image':>14}{'s/run':>7}")  # fmt: skip
+          f"{'per-step stats':>16}{'spikes/image':>14}{'s/run':>7}")  # fmt: skip
     for row in rows:
         print(f"{row.name:<26}{str(row.arch):<21}{row.arch.celltype:<10}{row.score:>8.2f}{row.params:>9,}"
-              f"{spread(row.accuracies):>16}{spread(row.best):>16}{statistics.fmean(row.spikes):>14,.0f}"
+              f"{spread(row.accuracies):>16}{spread(row.best):>16}{spread(row.per_step):>16}"
+              f"{statistics.fmean(row.spikes):>14,.0f}"
               f"{row.seconds / len(args.seeds):>7.0f}")  # fmt: skip
     by_name = {row.name: row for row in rows}
     bw, fw = by_name["searched backward"], by_name["searched forward"]
-    gap = statistics.fmean(bw.accuracies) - statistics.fmean(fw.accuracies)
-    print(f"\nsearched backward - searched forward: {100 * gap:+.2f} points of last-epoch test accuracy")
+    pairs = [("searched backward - searched forward", bw, fw)]
     if "searched bw, no feedback" in by_name:
-        gap = statistics.fmean(bw.accuracies) - statistics.fmean(by_name["searched bw, no feedback"].accuracies)
-        print(f"searched backward - the same cell without its feedback: {100 * gap:+.2f} points")
+        pairs.append(
+            ("searched backward - the same cell without its feedback", bw, by_name["searched bw, no feedback"])
+        )
+    print()
+    for label, a, b in pairs:
+        last = statistics.fmean(a.accuracies) - statistics.fmean(b.accuracies)
+        step = statistics.fmean(a.per_step) - statistics.fmean(b.per_step)
+        print(f"{label}: {100 * last:+.2f} points of last-epoch test accuracy, {100 * step:+.2f} with per-step "
+              "statistics")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from snasnet.arch import Architecture
 from snasnet.cells import BackwardCell, Cell, ForwardCell
 from snasnet.errors import ConfigError
 from snasnet.neuron import LIFConfig, LIFNode, is_lif, make_lif
-from snasnet.presets import DEFAULT_TIMESTEPS, Preset, get_preset
+from snasnet.presets import Preset, get_preset
 from snasnet.sequence import run_seq, seq_map
 
 PATHS = ("fast", "reference")
@@ -255,7 +255,7 @@ def build_model(
     lif_kw = {k: overrides.pop(k) for k in list(overrides) if k in lif_fields}
     path = str(overrides.pop("path", "fast"))
     resolved = get_preset(preset, **overrides)
-    steps = timesteps if timesteps is not None else resolved.timesteps or DEFAULT_TIMESTEPS
+    steps = timesteps if timesteps is not None else resolved.model_timesteps
     return SNASNet(arch, resolved, steps, second_avgpooling, LIFConfig(**lif_kw), path)
 
 

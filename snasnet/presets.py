@@ -35,7 +35,7 @@ class Preset:
     classifier_width: int
     final_neurons: int
     stem_stride: int = 1
-    input: str = "static"  # one of INPUTS
+    input: str = STATIC  # one of INPUTS
     timesteps: int | None = None  # frames presets: the frames per sample of their data (None: the model's T)
 
     def __post_init__(self) -> None:
@@ -72,6 +72,11 @@ class Preset:
     def takes_frames(self) -> bool:
         return self.input == FRAMES
 
+    @property
+    def model_timesteps(self) -> int:
+        """T of a network of this preset unless told otherwise: a frames preset's, else the original's 5."""
+        return self.timesteps if self.timesteps is not None else DEFAULT_TIMESTEPS
+
     def replace(self, **overrides: object) -> Preset:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
         if unknown:
@@ -99,8 +104,7 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
 def default_timesteps(name: str) -> int:
     """T for a job on dataset ``name``: the frames per sample of the frames preset of that name, else the
     original's 5."""
-    preset = PRESETS.get(name) if name in PRESETS else None
-    return preset.timesteps if preset is not None and preset.timesteps is not None else DEFAULT_TIMESTEPS
+    return PRESETS.get(name).model_timesteps if name in PRESETS else DEFAULT_TIMESTEPS
 
 
 # The original's numbers (model_snn.py; CIFAR-10 at twice the width, as in its spikingjelly port).

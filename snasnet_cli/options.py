@@ -65,4 +65,6 @@ DATASETS = choices(DATASET_REGISTRY)
 DatasetOption = Annotated[str, typer.Option("--dataset", help=f"The dataset: {DATASETS}.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the dataset lies (or is downloaded to).")]
 CelltypeOption = Annotated[str, typer.Option("--celltype", help="forward or backward.")]
+#: --timesteps of the jobs that build a network for a dataset (train, search)
+DATASET_TIMESTEPS_HELP = "Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5]."
 PRECISIONS = choices("snasnet.precision:PRECISIONS")

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from snasnet_cli.options import (
+    DATASET_TIMESTEPS_HELP,
     CelltypeOption,
     DataDirOption,
     DatasetOption,
@@ -133,12 +134,7 @@ def search(
     ] = "random",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per scoring batch.")] = 256,
     repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
-    timesteps: Annotated[
-        int | None,
-        typer.Option(
-            "--timesteps", help="Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5]."
-        ),
-    ] = None,
+    timesteps: Annotated[int | None, typer.Option("--timesteps", help=DATASET_TIMESTEPS_HELP)] = None,
     score: Annotated[
         str,
         typer.Option(

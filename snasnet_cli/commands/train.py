@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DATASETS, PRECISIONS, QuietOption, RunDirOption, choices
+from snasnet_cli.options import DATASET_TIMESTEPS_HELP, DATASETS, PRECISIONS, QuietOption, RunDirOption, choices
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
@@ -66,14 +66,7 @@ def train(
     val_interval: Annotated[
         int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
     ] = None,
-    timesteps: Annotated[
-        int | None,
-        _opt(
-            "--timesteps",
-            help="Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5].",
-            panel=RECIPE,
-        ),
-    ] = None,
+    timesteps: Annotated[int | None, _opt("--timesteps", help=DATASET_TIMESTEPS_HELP, panel=RECIPE)] = None,
     second_avgpooling: Annotated[
         int | None, _opt("--second-avgpooling", help="Pooling before the classifier \\[default: 2].", panel=RECIPE)
     ] = None,

@@ -95,22 +95,25 @@ def accuracy(model: nn.Module, data, batch_size: int = 128) -> float:
 MODES = ("running", "shared", "per step", "test batch")
 
 
-def accuracies(model: SNASNet, bundle: DataBundle) -> dict[str, float]:
-    """Test accuracy of ``model`` (left untouched: a copy is probed) under each normalisation of MODES."""
-    figures = {"running": evaluate(model, bundle.test, device="cpu").top1}
+def accuracies(model: SNASNet, bundle: DataBundle, modes: tuple[str, ...] = MODES) -> dict[str, float]:
+    """Test accuracy of ``model`` (left untouched: a copy is probed) under each normalisation of ``modes``."""
+    figures = {}
+    if "running" in modes:
+        figures["running"] = evaluate(model, bundle.test, device="cpu").top1
+    probed = [mode for mode in modes if mode != "running"]
+    if not probed:
+        return figures
     model = copy.deepcopy(model).cpu().eval()
     model.path = "reference"  # every batch norm once per step, in order
     probes = probe(model, model.timesteps)
     with torch.no_grad():
         for images, _ in DataLoader(bundle.train, batch_size=64, shuffle=True):
             model(images)
-    for mode in ("shared", "per step"):
+    for mode in probed:
+        own = mode == "test batch"  # the whole test set as one batch, normalised with its own statistics
         for p in probes:
-            p.mode = mode
-        figures[mode] = accuracy(model, bundle.test)
-    for p in probes:
-        p.mode = "batch"
-    figures["test batch"] = accuracy(model, bundle.test, batch_size=len(bundle.test))
+            p.mode = "batch" if own else mode
+        figures[mode] = accuracy(model, bundle.test, batch_size=len(bundle.test) if own else 128)
     return figures
 
 

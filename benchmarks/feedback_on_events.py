@@ -138,7 +138,7 @@ def main() -> None:
                 final = evaluate(result.model, bundle.test, device="cpu")
                 row.seconds += time.perf_counter() - start
                 row.accuracies.append(final.top1)
-                row.per_step.append(accuracies(result.model, bundle)["per step"])
+                row.per_step.append(accuracies(result.model, bundle, ("per step",))["per step"])
                 row.best.append(result.best_acc or 0.0)
                 row.spikes.append(final.total_spikes_per_image)
                 print(f"{row.name:<26}{str(row.arch):<21}seed {seed}: test acc {100 * final.top1:6.2f}% "

@@ -72,6 +72,29 @@ def _inputs(torch, batch: int, channels: int, size: int, classes: int, seed: int
 _PRESET_SHAPES = {"cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "tinyimagenet": (3, 64, 200)}
 
 
+def original_sahd_hook(torch, np, n: int, dtype=None) -> tuple[dict, object]:  # noqa: ANN001 (the original's modules)
+    """The original's ``computing_K_eachtime`` as it runs in ``find_best_neuroncell``, for a batch of ``n``:
+    each LIF output's kernel made in float32 (or ``dtype``) on the device and added to a float64 host matrix
+    ``state["K"]``, its calls counted in ``state["calls"]``. Written here from its formula (nothing of its code
+    is copied)."""
+    dtype = dtype or torch.float32
+    state = {"K": np.zeros((n, n)), "calls": 0}
+
+    def hook(module, inp, out) -> None:  # noqa: ANN001
+        out = (out[0] if isinstance(out, tuple) else out).view(out.size(0), -1)
+        neurons = out.size(1)
+        codes = (out > 0).to(dtype)
+        rate = (codes.sum(1) / neurons).unsqueeze(1)
+        expected = ((rate @ (1 - rate.t())) + ((1 - rate) @ rate.t())) * neurons
+        scale = torch.div(0.5 * torch.ones((n, n), dtype=dtype).cuda(), expected + 1e-3)
+        distance = codes @ (1 - codes.t()) + (1 - codes) @ codes.t()
+        kernel = torch.ones((n, n), dtype=dtype).cuda() * neurons - scale * distance
+        state["K"] = state["K"] + kernel.cpu().numpy()
+        state["calls"] += 1
+
+    return state, hook
+
+
 def _original_worker(args: argparse.Namespace, captured: dict) -> float:
     original = Path(args.original).resolve()
     sys.path[:0] = [str(original / "sj14"), str(original)]
@@ -129,20 +152,7 @@ def _original_worker(args: argparse.Namespace, captured: dict) -> float:
             # what find_best_neuroncell does for one candidate (its sampling left out: the cell is fixed)
             with torch.no_grad():
                 net = model_snn.SNASNet(net_args, con_mat).cuda()
-                state = {"K": np.zeros((n, n)), "calls": 0}
-
-                def hook(module, inp, out) -> None:
-                    out = (out[0] if isinstance(out, tuple) else out).view(out.size(0), -1)
-                    neurons = out.size(1)
-                    codes = (out > 0).float()
-                    rate = (codes.sum(1) / neurons).unsqueeze(1)
-                    expected = ((rate @ (1 - rate.t())) + ((1 - rate) @ rate.t())) * neurons
-                    scale = torch.div(0.5 * torch.ones((n, n)).cuda(), expected + 1e-3)
-                    distance = codes @ (1 - codes.t()) + (1 - codes) @ codes.t()
-                    kernel = torch.ones((n, n)).cuda() * neurons - scale * distance
-                    state["K"] = state["K"] + kernel.cpu().numpy()
-                    state["calls"] += 1
-
+                state, hook = original_sahd_hook(torch, np, n)
                 for module in net.modules():
                     if "LIFNode" in str(type(module)):
                         module.register_forward_hook(hook)
@@ -241,7 +251,7 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 # --- the driver -------------------------------------------------------------------------------------
-def _check_original(directory: str) -> str | None:
+def check_original(directory: str) -> str | None:
     """Why ``directory`` cannot be timed, or None."""
     root = Path(directory)
     if not (root / "model_snn.py").is_file() or not (root / "searchcells" / "search_cell_snn.py").is_file():
@@ -330,7 +340,7 @@ def main() -> None:
         args.side = args.worker
         _worker(args)
         return
-    problem = _check_original(args.original)
+    problem = check_original(args.original)
     if problem:
         sys.exit(problem)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]

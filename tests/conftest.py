@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import golden_data
 import golden_weights
-import numpy as np
 import pytest
 import torch
+from golden_data import GOLDEN
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "original-snasnet"
-GOLDEN_ARCH = "0302 0030 3003 0000"
-# the CIFAR-100 statistics the golden outputs were made with (golden README)
-CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)
-CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+
+def pytest_report_header() -> list[str]:
+    """Which golden recording this machine's native check uses, and whether the portable check runs."""
+    return [golden_data.native_recording()[1], golden_data.portable_environment()[1]]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's reporter)
+    if golden_data.FINDINGS:
+        terminalreporter.section("golden outputs of the original")
+        for line in golden_data.FINDINGS:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +46,19 @@ def golden_state_dict(make_state_dict, golden_layout) -> dict:
 
 
 @pytest.fixture(scope="session")
-def golden_images(golden_dir: Path) -> torch.Tensor:
+def golden_images() -> torch.Tensor:
     """The 32 images as the original feeds them: ToTensor (contiguous CHW in [0, 1]) then Normalize."""
-    images = np.load(golden_dir / "images_uint8_nhwc.npy")
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
-    mean = torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR100_STD).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    return golden_data.golden_images()
 
 
 @pytest.fixture(scope="session")
-def golden_expected(golden_dir: Path) -> dict:
-    return torch.load(golden_dir / "cifar100_bw.expected.pt", weights_only=True)
+def golden_expected() -> dict:
+    """The original's outputs recorded on this CPU's instruction set (skips where there is none: the portable
+    check in test_golden.py covers every x86-64 CPU)."""
+    name, line = golden_data.native_recording()
+    if name is None:
+        pytest.skip(line)
+    return golden_data.load_recording(name)
 
 
 @pytest.fixture

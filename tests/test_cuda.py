@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from conftest import GOLDEN_ARCH
+from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 
 from exporters.parity import compare_scores

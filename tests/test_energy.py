@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import GOLDEN_ARCH
+from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 from spikingjelly.activation_based.op_counter import DispatchCounterMode, SynOpCounter
 from torch import nn

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import GOLDEN_ARCH
+from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 
 from exporters.memory import activation_bytes_per_image, available_memory, check_batch_fits

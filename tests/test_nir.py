@@ -9,7 +9,7 @@ import nir
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN_ARCH
+from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 
 from exporters.folding import bn_affine

@@ -235,7 +235,7 @@ def test_spikingjelly_fires_on_the_threshold_where_nir_does_not():
 def test_golden_cifar100_weights_in_the_importers(tmp_path, importer, golden_state_dict, golden_images):
     """The golden rule (29 of 32, README) on the original's cifar100 network with the golden weights
     (spikingjelly: the test above)."""
-    from conftest import GOLDEN_ARCH
+    from golden_data import GOLDEN_ARCH
 
     if not IMPORTERS.get(importer).installed:
         pytest.skip(f"{importer} is not installed")

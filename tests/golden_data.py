@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from exporters.parity import compare_scores
+from exporters.parity import Parity, compare_scores
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "original-snasnet"
 GOLDEN_ARCH = "0302 0030 3003 0000"
@@ -33,6 +33,18 @@ PORTABLE_RECORDING = "portable/cifar100_bw.expected.pt"
 #: recording, and at least this many have its prediction
 MIN_CLOSE = MIN_AGREE = 29
 TOLERANCE = 1e-3
+
+#: an exported graph of the golden weights (ONNX in onnxruntime, NIR in a simulator or importer) folds each batch
+#: norm into its convolution and runs other kernels: on these near-tie weights that rounding flips more samples than
+#: the recording's rule allows on some CPUs (measured on 32 samples: AVX-512 at least 29 within 1e-3; AVX2 27 to 28
+#: within 1e-3 and 29 to 30 predictions), while a wrong network has none within 1e-3 and 7 to 11 predictions
+EXPORT_MIN_CLOSE, EXPORT_MIN_AGREE = 25, 27
+
+
+def export_holds(parity: Parity) -> bool:
+    """The rule for an exported graph of the golden weights against the model (``EXPORT_MIN_CLOSE``)."""
+    return parity.logits_close >= EXPORT_MIN_CLOSE and parity.predictions_agree >= EXPORT_MIN_AGREE
+
 
 #: what the golden checks of this session found, one line each: the end of the test run prints them
 FINDINGS: list[str] = []

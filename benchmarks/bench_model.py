@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from snasnet.complexity import complexity
-from snasnet.model import build_model
+from snasnet.measure.complexity import complexity
+from snasnet.network.model import build_model
 
 
 def sync(device: torch.device) -> None:

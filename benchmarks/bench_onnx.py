@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from exporters.onnx import export_onnx, onnx_session, run_onnx
-from snasnet.model import build_model
+from snasnet.network.model import build_model
 
 
 def median_ms_per_image(fn, batch: int, repeats: int) -> float:

@@ -12,7 +12,7 @@ batches, with the paper's SAHD kernel (DESIGN.md):
   the kernel in float32, which moves the SAHD score by about 1e-4 relative at cifar100 sizes (its entries are
   about N, its information about 0.5): by default the benchmark makes it in float64, so that both ways give
   the same scores (``--original-float32`` for the original's arithmetic);
-- snasnet's way (``snasnet.search.score_candidate``): built on the device, the fast path (layers without
+- snasnet's way (``snasnet.search.job.score_candidate``): built on the device, the fast path (layers without
   feedback over all T at once), one Gram matrix per LIF output and timestep, the kernel summed in float64
   on the device.
 On a GPU snasnet draws the initial weights on the device (the original draws them on the CPU and copies them):
@@ -33,12 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from snasnet.data import get_dataset
-from snasnet.device import resolve_device
-from snasnet.model import build_model
-from snasnet.score import KernelSum, get_score
-from snasnet.search import SearchConfig, candidate_seed, run_search, score_candidate, scoring_batches
-from snasnet.strategies import make_strategy
+from snasnet.core.device import resolve_device
+from snasnet.data.images import get_dataset
+from snasnet.network.model import build_model
+from snasnet.search.job import SearchConfig, candidate_seed, run_search, score_candidate, scoring_batches
+from snasnet.search.score import KernelSum, get_score
+from snasnet.search.strategies import make_strategy
 
 
 @dataclass

@@ -4,7 +4,7 @@
     python benchmarks/bench_train.py --device cpu --train-images 256 --threads 2
 
 Each precision runs in a fresh process (so its peak memory is its own): the real training loop
-(``snasnet.train.fit``: DataLoader, per-step seeding, events, checkpoints) for ``--epochs`` epochs of
+(``snasnet.train.job.fit``: DataLoader, per-step seeding, events, checkpoints) for ``--epochs`` epochs of
 ``--train-images`` random 3x32x32 images; images/s is the last epoch's (the first warms up cuDNN / the
 allocator), then the test split is evaluated alone for eval images/s. Peak memory: the CUDA allocator's
 peak on a GPU, the process's peak resident set on a CPU.
@@ -26,9 +26,9 @@ def measure(args: argparse.Namespace) -> dict:
     """One configuration, in this process."""
     import torch
 
-    from snasnet.data import get_dataset
-    from snasnet.evaluate import evaluate
-    from snasnet.train import fit, train_config
+    from snasnet.data.images import get_dataset
+    from snasnet.train.evaluate import evaluate
+    from snasnet.train.job import fit, train_config
 
     if args.threads:
         torch.set_num_threads(args.threads)

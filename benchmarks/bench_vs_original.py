@@ -197,7 +197,7 @@ def _snasnet_worker(args: argparse.Namespace, captured: dict) -> float:
             opt.step()
 
     else:
-        from snasnet.arch import Architecture
+        from snasnet import Architecture  # the path both layouts offer (--snasnet may be an older checkout)
 
         arch = Architecture.parse(args.arch, args.celltype)
         batches = [_inputs(torch, args.batch, channels, size, classes, seed=s)[0] for s in (1, 2)]

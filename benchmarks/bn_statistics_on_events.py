@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
-from snasnet.data import DataBundle, get_dataset
-from snasnet.evaluate import evaluate
-from snasnet.model import SNASNet
+from snasnet.data.images import DataBundle, get_dataset
+from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
+from snasnet.network.model import SNASNet
+from snasnet.train.evaluate import evaluate
 
 
 class StepStatistics(nn.Module):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from snasnet.search import SearchConfig, run_search
+from snasnet.search.job import SearchConfig, run_search
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
     python benchmarks/feedback_on_events.py --search 5 --epochs 2 --seeds 0     # a quick look (about 5 min)
 
 Equal budgets: the backward and the forward search score the same number of candidates with the same strategy,
-seed and scoring batches (``snasnet.search.run_search``, SAHD at initialisation); every cell is then trained with
+seed and scoring batches (``snasnet.search.job.run_search``, SAHD at initialisation); every cell is then trained with
 the same recipe (``snasnet train --dataset digits-dvs``'s defaults: Adam 1e-2, 2-pixel shifts, T=6) and the same
 seeds. The cells:
 
@@ -35,12 +35,12 @@ from pathlib import Path
 import torch
 from bn_statistics_on_events import accuracies
 
-from snasnet.arch import Architecture
-from snasnet.data import get_dataset
-from snasnet.evaluate import evaluate
-from snasnet.presets import default_timesteps
-from snasnet.search import SearchConfig, run_search, score_candidate, scoring_batches
-from snasnet.train import fit, train_config
+from snasnet.data.images import get_dataset
+from snasnet.network.arch import Architecture
+from snasnet.network.presets import default_timesteps
+from snasnet.search.job import SearchConfig, run_search, score_candidate, scoring_batches
+from snasnet.train.evaluate import evaluate
+from snasnet.train.job import fit, train_config
 
 DATASET = "digits-dvs"
 #: the original's README: ``--cnt_mat`` of its CIFAR-10 and CIFAR-100 networks (both backward cells)

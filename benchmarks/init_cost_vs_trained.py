@@ -5,7 +5,7 @@
 
 Draws ``--archs`` distinct cells with the search's random strategy and scores each as a search does (SAHD and the
 SOPs per image of the scoring pass: train mode, batch statistics, every step). Trains each briefly
-(``snasnet.train``, digits defaults), then counts its SOPs per image on the test images as ``snasnet export energy``
+(``snasnet.train.job``, digits defaults), then counts its SOPs per image on the test images as ``snasnet export energy``
 does (eval mode, the last step's unused feedback skipped). Prints Kendall's tau between SOPs at initialisation and
 after training (scipy's when installed, else tau-b computed here), and the test accuracy and trained SOPs of the
 cells on the Pareto front of (SAHD up, SOPs at initialisation down) beside those of the top-score cell.
@@ -23,11 +23,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from exporters.energy import count_operations
-from snasnet.data import get_dataset
-from snasnet.objectives import parse_objectives, rank
-from snasnet.search import score_candidate, scoring_batches
-from snasnet.strategies import make_strategy
-from snasnet.train import fit, train_config
+from snasnet.data.images import get_dataset
+from snasnet.search.job import score_candidate, scoring_batches
+from snasnet.search.objectives import parse_objectives, rank
+from snasnet.search.strategies import make_strategy
+from snasnet.train.job import fit, train_config
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:

@@ -4,7 +4,7 @@
     python benchmarks/score_vs_accuracy.py --archs 30 --epochs 5 --celltype forward
 
 Scores ``--archs`` distinct cells drawn by the search's random strategy with every registered score
-(``sahd``, ``sahd_v1``, ``hamming``), trains each briefly with ``snasnet.train`` (digits defaults:
+(``sahd``, ``sahd_v1``, ``hamming``), trains each briefly with ``snasnet.train.job`` (digits defaults:
 Adam), and prints Kendall's tau between each score and the test accuracy, and between the scores. The paper
 reports tau 0.646 for SAHD and 0.519 for plain Hamming on CIFAR-100 (after full training).
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from scipy.stats import kendalltau
 
-from snasnet.data import get_dataset
-from snasnet.score import list_scores
-from snasnet.search import score_candidate, scoring_batches
-from snasnet.strategies import make_strategy
-from snasnet.train import fit, train_config
+from snasnet.data.images import get_dataset
+from snasnet.search.job import score_candidate, scoring_batches
+from snasnet.search.score import list_scores
+from snasnet.search.strategies import make_strategy
+from snasnet.train.job import fit, train_config
 
 
 def main() -> None:

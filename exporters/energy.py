@@ -1,13 +1,13 @@
 """Per-layer energy of an SNASNet from measured spikes: synaptic operations, dense MACs, and the same-shape ANN.
 
-Counting (``count_operations``) runs eval batches on the model's fast path with ``snasnet.synops``'s
+Counting (``count_operations``) runs eval batches on the model's fast path with ``snasnet.measure.synops``'s
 ``SynapticCounter`` (the one definition of a synaptic operation, which a search also uses): spikes into a layer
 cost SOPs (each spike x the synapses it reaches), pooled spikes into the classifier likewise, analog inputs dense
 MACs; that module says the exact rule.
 
 Pricing (``energy_report``) multiplies SOPs by the profile's E_AC and MACs by its E_MAC, per image. The
 same-shape ANN does every layer's dense MACs once (one pass, no T) at E_MAC. Batch norms, pooling,
-additions and neuron updates are not counted (as is usual, and as ``snasnet.complexity`` does for MACs).
+additions and neuron updates are not counted (as is usual, and as ``snasnet.measure.complexity`` does for MACs).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from exporters.energy_profiles import EnergyProfile, get_profile
-from snasnet.atomic import atomic_file, write_text
-from snasnet.complexity import layer_macs
-from snasnet.model import SNASNet
-from snasnet.ops import AVGPOOL, SKIP
-from snasnet.spikes import SpikeMonitor
-from snasnet.synops import ANALOG, EVENTS, LayerCounts, SynapticCounter
+from snasnet.core.atomic import atomic_file, write_text
+from snasnet.measure.complexity import layer_macs
+from snasnet.measure.spikes import SpikeMonitor
+from snasnet.measure.synops import ANALOG, EVENTS, LayerCounts, SynapticCounter
+from snasnet.network.model import SNASNet
+from snasnet.network.ops import AVGPOOL, SKIP
 
 
 @dataclass
@@ -37,7 +37,7 @@ class OperationCounts:
     layers: list[LayerCounts]
     images: int
     timesteps: int
-    dense_macs: dict[str, int]  # per image per call (snasnet.complexity)
+    dense_macs: dict[str, int]  # per image per call (snasnet.measure.complexity)
     lif_firing_rates: dict[str, float]
     skipped_feedback: bool  # the last step's unused feedback was not computed
 

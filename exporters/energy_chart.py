@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from exporters.energy import EnergyReport
-from snasnet.atomic import atomic_path
+from snasnet.core.atomic import atomic_path
 
 
 def write_energy_chart(report: EnergyReport, path: str | os.PathLike) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from snasnet.registry import Registry
+from snasnet.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from spikingjelly.activation_based import neuron
 from torch import nn
 
 from exporters.folding import bn_affine, fold_conv_bn, fold_group_average
-from snasnet.arch import NUM_NODES, Edge
-from snasnet.cells import Cell
-from snasnet.errors import ConfigError
-from snasnet.model import SNASNet
-from snasnet.ops import SKIP, is_spiking
+from snasnet.core.errors import ConfigError
+from snasnet.network.arch import NUM_NODES, Edge
+from snasnet.network.cells import Cell
+from snasnet.network.model import SNASNet
+from snasnet.network.ops import SKIP, is_spiking
 
 #: the model's top-level layers in the order ``SNASNet.forward`` runs them each step (``None``: flatten)
 LAYERS = (

@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 from exporters.parity import Parity
-from snasnet.checkpoint import load_checkpoint, read_checkpoint, trained_on
-from snasnet.data import get_dataset
-from snasnet.errors import DataError, StorageError
-from snasnet.model import SNASNet
-from snasnet.presets import list_presets
-from snasnet.runs import RunDir
+from snasnet.core.errors import DataError, StorageError
+from snasnet.core.runs import RunDir
+from snasnet.data.images import get_dataset
+from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
+from snasnet.network.model import SNASNet
+from snasnet.network.presets import list_presets
 
 Say = Callable[[str], None]
 
@@ -205,7 +205,7 @@ def export_energy_job(
     from exporters.energy import count_operations, energy_report
     from exporters.energy_chart import write_energy_chart
     from exporters.energy_profiles import get_profile
-    from snasnet.device import resolve_device
+    from snasnet.core.device import resolve_device
 
     get_profile(profile)  # an unknown profile is refused before any work
     _check_output(output, folder=True)

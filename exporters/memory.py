@@ -11,8 +11,8 @@ import os
 
 import torch
 
-from snasnet.errors import ConfigError
-from snasnet.model import SNASNet
+from snasnet.core.errors import ConfigError
+from snasnet.network.model import SNASNet
 
 FLOAT_BYTES = 4
 

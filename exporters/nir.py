@@ -56,10 +56,10 @@ import torch
 
 from exporters.graph import GraphNode, NetworkGraph, network_graph
 from exporters.nir_layout import depth_first_layout
-from snasnet.atomic import atomic_path
-from snasnet.errors import ConfigError
-from snasnet.model import SNASNet
-from snasnet.registry import Registry
+from snasnet.core.atomic import atomic_path
+from snasnet.core.errors import ConfigError
+from snasnet.core.registry import Registry
+from snasnet.network.model import SNASNet
 
 #: seconds per timestep written into the file: the NIR tools' common default (snnTorch assumes it), so an
 #: importer that assumes it recovers tau = 4/3 steps

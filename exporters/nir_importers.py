@@ -21,7 +21,7 @@ import torch
 
 from exporters.nir_simulation import average_over_steps, simulate_nir
 from exporters.parity import Parity, compare_scores
-from snasnet.registry import Registry
+from snasnet.core.registry import Registry
 
 #: ``run(graph, images, timesteps, dt) -> outputs averaged over the steps``
 Runner = Callable[[object, torch.Tensor, int, float], torch.Tensor]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from exporters.graph import GraphEdge, GraphNode, NetworkGraph
-from snasnet.errors import ConfigError
+from snasnet.core.errors import ConfigError
 
 
 def _zero_node(name: str, before: GraphNode, after: GraphNode, graph: NetworkGraph) -> GraphNode:

@@ -40,11 +40,11 @@ from torch.onnx import _constants  # the opsets torch's exporters know (no publi
 from exporters.memory import check_batch_fits
 from exporters.parity import Parity, compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
-from snasnet.atomic import atomic_path
-from snasnet.errors import ConfigError
-from snasnet.model import SNASNet
-from snasnet.presets import FRAMES
-from snasnet.registry import Registry
+from snasnet.core.atomic import atomic_path
+from snasnet.core.errors import ConfigError
+from snasnet.core.registry import Registry
+from snasnet.network.model import SNASNet
+from snasnet.network.presets import FRAMES
 
 DEFAULT_OPSET = 18
 IMAGES, SCORES = "images", "scores"

@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from exporters.folding import fold_conv_bn, fold_group_average
-from snasnet.arch import NUM_NODES
-from snasnet.cells import BackwardCell, Cell
-from snasnet.model import SNASNet
-from snasnet.neuron import LIFConfig, charge, fire_and_reset
-from snasnet.ops import AVGPOOL, is_spiking
+from snasnet.network.arch import NUM_NODES
+from snasnet.network.cells import BackwardCell, Cell
+from snasnet.network.model import SNASNet
+from snasnet.network.neuron import LIFConfig, charge, fire_and_reset
+from snasnet.network.ops import AVGPOOL, is_spiking
 
 State = dict[str, torch.Tensor | None]
 
@@ -35,7 +35,7 @@ State = dict[str, torch.Tensor | None]
 @dataclass(frozen=True)
 class LIFParams:
     """The model's LIF settings, and its update as tensor arithmetic that a trace sees: the same functions
-    as the model's kernels (``snasnet.neuron.charge`` and ``fire_and_reset``)."""
+    as the model's kernels (``snasnet.network.neuron.charge`` and ``fire_and_reset``)."""
 
     tau: float
     threshold: float

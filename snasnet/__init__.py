@@ -4,33 +4,35 @@
     model = snasnet.build_model("cifar100", "0302 0030 3003 0000")   # backward cell, T = 5
     scores = model(images)                                            # [B, 100], averaged over T
 
-Names are imported lazily, so ``import snasnet.arch`` (which front ends use to draw cells) does not
-load torch.
+Names are imported lazily, so ``import snasnet.network.arch`` (which front ends use to draw cells) does not
+load torch. The packages, lowest layer first (docs/architecture.md): ``core`` (what every job shares),
+``network``, ``data`` and ``measure``, ``search`` and ``train``.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from snasnet.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Architecture": "snasnet.arch",
-    "sample": "snasnet.arch",
-    "enumerate_canonical": "snasnet.arch",
-    "Preset": "snasnet.presets",
-    "get_preset": "snasnet.presets",
-    "list_presets": "snasnet.presets",
-    "register_preset": "snasnet.presets",
-    "LIFConfig": "snasnet.neuron",
-    "SNASNet": "snasnet.model",
-    "build_model": "snasnet.model",
-    "model_from_config": "snasnet.model",
-    "load_checkpoint": "snasnet.checkpoint",
-    "save_checkpoint": "snasnet.checkpoint",
-    "complexity": "snasnet.complexity",
-    "SnasnetError": "snasnet.errors",
+    "Architecture": "snasnet.network.arch",
+    "sample": "snasnet.network.arch",
+    "enumerate_canonical": "snasnet.network.arch",
+    "Preset": "snasnet.network.presets",
+    "get_preset": "snasnet.network.presets",
+    "list_presets": "snasnet.network.presets",
+    "register_preset": "snasnet.network.presets",
+    "LIFConfig": "snasnet.network.neuron",
+    "SNASNet": "snasnet.network.model",
+    "build_model": "snasnet.network.model",
+    "model_from_config": "snasnet.network.model",
+    "load_checkpoint": "snasnet.network.checkpoint",
+    "save_checkpoint": "snasnet.network.checkpoint",
+    "complexity": "snasnet.measure.complexity",
+    "SnasnetError": "snasnet.core.errors",
 }
 
 __all__ = [
@@ -54,18 +56,13 @@ __all__ = [
 assert set(__all__[1:]) == set(_EXPORTS)
 
 if TYPE_CHECKING:
-    from snasnet.arch import Architecture, enumerate_canonical, sample
-    from snasnet.checkpoint import load_checkpoint, save_checkpoint
-    from snasnet.complexity import complexity
-    from snasnet.errors import SnasnetError
-    from snasnet.model import SNASNet, build_model, model_from_config
-    from snasnet.neuron import LIFConfig
-    from snasnet.presets import Preset, get_preset, list_presets, register_preset
+    from snasnet.core.errors import SnasnetError
+    from snasnet.measure.complexity import complexity
+    from snasnet.network.arch import Architecture, enumerate_canonical, sample
+    from snasnet.network.checkpoint import load_checkpoint, save_checkpoint
+    from snasnet.network.model import SNASNet, build_model, model_from_config
+    from snasnet.network.neuron import LIFConfig
+    from snasnet.network.presets import Preset, get_preset, list_presets, register_preset
 
 
-def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'snasnet' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from snasnet import __version__
-from snasnet.errors import SnasnetError
+from snasnet.core.errors import SnasnetError
 from snasnet_cli.commands import arch, evaluate, export, search, train, tui
 from snasnet_cli.options import ChoicesGroup
 

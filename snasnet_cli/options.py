@@ -60,11 +60,11 @@ RunDirOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same result.")]
-DATASET_REGISTRY = "snasnet.data:DATASETS"
+DATASET_REGISTRY = "snasnet.data.images:DATASETS"
 DATASETS = choices(DATASET_REGISTRY)
 DatasetOption = Annotated[str, typer.Option("--dataset", help=f"The dataset: {DATASETS}.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the dataset lies (or is downloaded to).")]
 CelltypeOption = Annotated[str, typer.Option("--celltype", help="forward or backward.")]
 #: --timesteps of the jobs that build a network for a dataset (train, search)
 DATASET_TIMESTEPS_HELP = "Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5]."
-PRECISIONS = choices("snasnet.precision:PRECISIONS")
+PRECISIONS = choices("snasnet.train.precision:PRECISIONS")

@@ -51,7 +51,7 @@ def wait_for_event(process: subprocess.Popen, run_dir: Path, name: str, timeout:
 
 def wait_for_ready_workers(process: subprocess.Popen, count: int, timeout: float = 120.0) -> list[int]:
     """The PIDs of ``count`` child processes of ``process`` that have blocked SIGTERM, i.e. DataLoader workers
-    whose ``worker_init_fn`` (``snasnet.interrupts.ignore_stop_signals``) has run (read from /proc)."""
+    whose ``worker_init_fn`` (``snasnet.core.interrupts.ignore_stop_signals``) has run (read from /proc)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -1,5 +1,5 @@
 """A stand-in for ``python -m snasnet_cli <command> ...`` in dashboard tests that must not depend on PyTorch work:
-it follows the run-directory protocol with ``snasnet.runs`` (no torch) and behaves as its first argument says.
+it follows the run-directory protocol with ``snasnet.core.runs`` (no torch) and behaves as its first argument says.
 
     fake_job.py MODE -m snasnet_cli <command> ... --run-dir DIR ...
 
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from snasnet.runs import RunDir
+from snasnet.core.runs import RunDir
 
 
 def main() -> int:

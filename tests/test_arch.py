@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from snasnet.arch import Architecture, draw_matrix, enumerate_canonical, forward_slots, sample
-from snasnet.errors import ArchitectureError
+from snasnet.core.errors import ArchitectureError
+from snasnet.network.arch import Architecture, draw_matrix, enumerate_canonical, forward_slots, sample
 
 GOLDEN = "0302 0030 3003 0000"
 

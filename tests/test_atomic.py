@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import lively_weights
 
-import snasnet.atomic as atomic
-from snasnet.atomic import atomic_file, atomic_path, write_text
-from snasnet.run_lock import LOCK
+import snasnet.core.atomic as atomic
+from snasnet.core.atomic import atomic_file, atomic_path, write_text
+from snasnet.core.run_lock import LOCK
 
 
 @contextmanager
@@ -64,8 +64,8 @@ def test_the_file_mode_follows_the_umask(tmp_path, mask, expected):
 
 
 def test_a_checkpoint_is_readable_by_others_when_the_umask_allows(tmp_path):
-    from snasnet.checkpoint import save_checkpoint
-    from snasnet.model import build_model
+    from snasnet.network.checkpoint import save_checkpoint
+    from snasnet.network.model import build_model
 
     with umask(0o022):
         path = save_checkpoint(tmp_path / "last.pt", build_model("digits", "0302 0030 3003 0000"))
@@ -75,12 +75,12 @@ def test_a_checkpoint_is_readable_by_others_when_the_umask_allows(tmp_path):
 @pytest.mark.slow
 def test_every_product_of_every_job_is_written_atomically_with_the_umasks_mode(tmp_path, monkeypatch):
     """Each file a job leaves in its run directory (events.jsonl and .lock aside: a stream and a lock) went through
-    ``snasnet.atomic``, and has mode 0o666 less the umask."""
+    ``snasnet.core.atomic``, and has mode 0o666 less the umask."""
     from exporters.jobs import ExportSource, export_energy_job, export_nir_job, export_onnx_job
-    from snasnet.checkpoint import save_checkpoint
-    from snasnet.model import build_model
-    from snasnet.search import SearchConfig, run_search
-    from snasnet.train import fit, train_config
+    from snasnet.network.checkpoint import save_checkpoint
+    from snasnet.network.model import build_model
+    from snasnet.search.job import SearchConfig, run_search
+    from snasnet.train.job import fit, train_config
 
     written: list[Path] = []
     create = atomic._create_temp
@@ -102,7 +102,7 @@ def test_every_product_of_every_job_is_written_atomically_with_the_umasks_mode(t
         export_onnx_job(source, images=8, run_dir=tmp_path / "onnx")
         export_energy_job(source, batches=1, batch_size=8, run_dir=tmp_path / "energy")
         export_nir_job(source, images=0, run_dir=tmp_path / "nir")
-    # events.jsonl is appended to; .lock is the owner's lock file (snasnet.run_lock), not a product
+    # events.jsonl is appended to; .lock is the owner's lock file (snasnet.core.run_lock), not a product
     products = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.name not in ("events.jsonl", LOCK))
     names = {p.relative_to(tmp_path).as_posix() for p in products}
     for expected in ("search/candidates.csv", "search/best_arch.json", "train/checkpoints/last.pt",
@@ -110,6 +110,6 @@ def test_every_product_of_every_job_is_written_atomically_with_the_umasks_mode(t
                      "energy/energy.png", "nir/model.nir", "nir/run.json"):  # fmt: skip
         assert expected in names, f"{expected} not written: {sorted(names)}"
     not_atomic = [p.relative_to(tmp_path).as_posix() for p in products if p not in set(written)]
-    assert not not_atomic, f"written without snasnet.atomic: {not_atomic}"
+    assert not not_atomic, f"written without snasnet.core.atomic: {not_atomic}"
     wrong_mode = {p.relative_to(tmp_path).as_posix(): oct(mode(p)) for p in products if mode(p) != 0o640}
     assert not wrong_mode, f"mode other than 0o640 under umask 0o027: {wrong_mode}"

@@ -8,9 +8,9 @@ import pytest
 import torch
 from helpers import lively_weights
 
-from snasnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from snasnet.errors import CheckpointError, ConfigError
-from snasnet.model import build_model
+from snasnet.core.errors import CheckpointError, ConfigError
+from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from snasnet.network.model import build_model
 
 GOLDEN = "0302 0030 3003 0000"
 

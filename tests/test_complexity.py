@@ -1,7 +1,7 @@
 """Parameter and MAC counts, checked against hand computation."""
 
-from snasnet.complexity import complexity, layer_macs
-from snasnet.model import build_model
+from snasnet.measure.complexity import complexity, layer_macs
+from snasnet.network.model import build_model
 
 
 def test_cifar100_golden_cell_macs_by_hand():

@@ -11,14 +11,14 @@ from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 
 from exporters.parity import compare_scores
-from snasnet.arch import Architecture, sample
-from snasnet.checkpoint import load_checkpoint
-from snasnet.data import get_dataset
-from snasnet.evaluate import evaluate
-from snasnet.model import build_model
-from snasnet.score import score_network
-from snasnet.search import score_candidate, scoring_batches
-from snasnet.train import fit, train_config
+from snasnet.data.images import get_dataset
+from snasnet.network.arch import Architecture, sample
+from snasnet.network.checkpoint import load_checkpoint
+from snasnet.network.model import build_model
+from snasnet.search.job import score_candidate, scoring_batches
+from snasnet.search.score import score_network
+from snasnet.train.evaluate import evaluate
+from snasnet.train.job import fit, train_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")

@@ -10,9 +10,9 @@ import torchvision
 from dataset_files import skip_cifar_md5, write_cifar10, write_cifar100, write_image, write_tinyimagenet
 from torch.utils.data import DataLoader
 
-from snasnet.data import get_dataset
-from snasnet.errors import DataError
-from snasnet.model import build_model
+from snasnet.core.errors import DataError
+from snasnet.data.images import get_dataset
+from snasnet.network.model import build_model
 
 CIFAR10_MEAN = np.array([0.4913, 0.4821, 0.4465])
 CIFAR10_STD = np.array([0.2470, 0.2434, 0.2615])

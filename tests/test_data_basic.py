@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from snasnet.data import get_dataset, list_datasets
-from snasnet.errors import DataError
+from snasnet.core.errors import DataError
+from snasnet.data.images import get_dataset, list_datasets
 
 
 def test_digits_split_is_fixed_and_normalised():

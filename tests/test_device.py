@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from snasnet.device import resolve_device
-from snasnet.errors import ConfigError
+from snasnet.core.device import resolve_device
+from snasnet.core.errors import ConfigError
 
 
 def test_device_names():

@@ -15,12 +15,12 @@ from torch import nn
 from exporters.energy import count_operations, energy_report
 from exporters.energy_chart import write_energy_chart
 from exporters.energy_profiles import get_profile, list_profiles
-from snasnet.complexity import complexity
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.neuron import LIFConfig, make_lif
-from snasnet.spikes import SpikeMonitor
-from snasnet.synops import ANALOG, POOLED, SPIKES, SynapticCounter, conv_fanout
+from snasnet.core.errors import ConfigError
+from snasnet.measure.complexity import complexity
+from snasnet.measure.spikes import SpikeMonitor
+from snasnet.measure.synops import ANALOG, POOLED, SPIKES, SynapticCounter, conv_fanout
+from snasnet.network.model import build_model
+from snasnet.network.neuron import LIFConfig, make_lif
 
 T = 5
 # tau = 4/3 (tests/test_spikes.py): input 1.5 fires at every step, 1.2 at every second step, 0.9 never.

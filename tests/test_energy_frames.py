@@ -8,9 +8,9 @@ import torch
 from helpers import lively_weights
 
 from exporters.energy import count_operations, energy_report
-from snasnet.complexity import complexity
-from snasnet.model import build_model
-from snasnet.synops import ANALOG, EVENTS
+from snasnet.measure.complexity import complexity
+from snasnet.measure.synops import ANALOG, EVENTS
+from snasnet.network.model import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ARCH = "0302 0030 3003 0000"

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from dataset_files import skip_cifar_md5, write_cifar10
 from helpers import lively_weights
 
-from snasnet.checkpoint import save_checkpoint
-from snasnet.model import build_model
-from snasnet.runs import EventReader
+from snasnet.core.runs import EventReader
+from snasnet.network.checkpoint import save_checkpoint
+from snasnet.network.model import build_model
 from snasnet_cli.app import main
 
 ARCH = "0302 0030 3003 0000"
@@ -188,7 +188,7 @@ def test_sigterm_during_an_evaluation_records_cancelled(tmp_path, our_checkpoint
     run = tmp_path / "run"
     code = (
         "import os, signal, time\n"
-        "import snasnet.evaluate as ev\n"
+        "import snasnet.train.evaluate as ev\n"
         "def terminated(*args, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    time.sleep(30)\n"

@@ -8,10 +8,10 @@ import pytest
 from helpers import lively_weights
 
 from exporters.jobs import CheckFailed, ExportSource, export_energy_job, export_onnx_job
-from snasnet.checkpoint import save_checkpoint
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.runs import EventReader
+from snasnet.core.errors import ConfigError
+from snasnet.core.runs import EventReader
+from snasnet.network.checkpoint import save_checkpoint
+from snasnet.network.model import build_model
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from exporters.memory import activation_bytes_per_image, available_memory, check
 from exporters.onnx import export_onnx, initial_state, onnx_session, run_onnx
 from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.spikes import SpikeMonitor
+from snasnet.core.errors import ConfigError
+from snasnet.measure.spikes import SpikeMonitor
+from snasnet.network.model import build_model
 
 # every op, skip and avgpool edges, feedback into every node, a node fed by zero edges only
 ARCHS = [

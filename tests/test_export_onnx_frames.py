@@ -12,7 +12,7 @@ from helpers import lively_weights
 from exporters.onnx import export_onnx, initial_state, onnx_session, run_onnx
 from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
-from snasnet.model import build_model
+from snasnet.network.model import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,15 +8,15 @@ import json
 import pytest
 import torch
 
-from snasnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from snasnet.data import get_dataset
-from snasnet.errors import ConfigError
-from snasnet.evaluate import EvalConfig, evaluate_checkpoint
-from snasnet.model import build_model
-from snasnet.recipe import train_config
-from snasnet.runs import EventReader
-from snasnet.search import SearchConfig, run_search
-from snasnet.train import fit
+from snasnet.core.errors import ConfigError
+from snasnet.core.runs import EventReader
+from snasnet.data.images import get_dataset
+from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from snasnet.network.model import build_model
+from snasnet.search.job import SearchConfig, run_search
+from snasnet.train.evaluate import EvalConfig, evaluate_checkpoint
+from snasnet.train.job import fit
+from snasnet.train.recipe import train_config
 from snasnet_cli.app import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,11 +8,11 @@ import pytest
 import torch
 from helpers import lively_weights
 
-from snasnet.checkpoint import load_checkpoint, save_checkpoint
-from snasnet.errors import ConfigError
-from snasnet.event_data import EVENT_DATASETS
-from snasnet.model import build_model, model_from_config
-from snasnet.presets import get_preset, list_presets
+from snasnet.core.errors import ConfigError
+from snasnet.data.events import EVENT_DATASETS
+from snasnet.network.checkpoint import load_checkpoint, save_checkpoint
+from snasnet.network.model import build_model, model_from_config
+from snasnet.network.presets import get_preset, list_presets
 
 GOLDEN = "0302 0030 3003 0000"
 FORWARD = "0312 0022 0002 0000"

@@ -15,9 +15,9 @@ import torch
 from golden_data import GOLDEN, GOLDEN_ARCH, PORTABLE_RECORDING
 from golden_variants import MUTANTS, build_variant, portable_outputs
 
-from snasnet.checkpoint import load_checkpoint, load_weights
-from snasnet.errors import CheckpointError
-from snasnet.model import build_model
+from snasnet.core.errors import CheckpointError
+from snasnet.network.checkpoint import load_checkpoint, load_weights
+from snasnet.network.model import build_model
 
 PATHS = ("reference", "fast")
 

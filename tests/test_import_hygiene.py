@@ -10,7 +10,7 @@ def test_library_imports_no_front_end():
     code = (
         "import sys, snasnet, exporters\n"
         "from snasnet import build_model, load_checkpoint, complexity, Architecture\n"
-        "import snasnet.model, snasnet.checkpoint, snasnet.complexity, snasnet.arch\n"
+        "import snasnet.network.model, snasnet.network.checkpoint, snasnet.measure.complexity, snasnet.network.arch\n"
         "build_model('digits', '0302 0030 3003 0000')\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FRONT_ENDS!r})))\n"
     )
@@ -19,6 +19,6 @@ def test_library_imports_no_front_end():
 
 
 def test_arch_module_needs_no_torch():
-    code = "import sys, snasnet.arch; print('torch' in sys.modules)"
+    code = "import sys, snasnet.network.arch; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

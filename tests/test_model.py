@@ -8,10 +8,10 @@ from helpers import lively_weights
 from torch import nn
 
 import snasnet
-from snasnet.arch import Architecture, sample
-from snasnet.errors import ArchitectureError, ConfigError
-from snasnet.model import build_model, model_from_config
-from snasnet.presets import Preset, get_preset, list_presets
+from snasnet.core.errors import ArchitectureError, ConfigError
+from snasnet.network.arch import Architecture, sample
+from snasnet.network.model import build_model, model_from_config
+from snasnet.network.presets import Preset, get_preset, list_presets
 
 GOLDEN = "0302 0030 3003 0000"
 

@@ -1,7 +1,7 @@
-"""Each concept in its file: precision and autocast in ``snasnet.precision``, device placement in
-``snasnet.device``, a search's ``best_arch.json`` in ``snasnet.arch_file`` (one ``BEST_ARCH``), the parity
-reference ``torch_scores`` in ``exporters.parity`` (both exporters' checks use it), and ``snasnet.train`` the job
-alone while still offering the public API README's example imports."""
+"""Each concept in its file: precision and autocast in ``snasnet.train.precision``, device placement in
+``snasnet.core.device``, a search's ``best_arch.json`` in ``snasnet.network.arch_file`` (one ``BEST_ARCH``), the parity
+reference ``torch_scores`` in ``exporters.parity`` (both exporters' checks use it), and ``snasnet.train.job`` the job
+alone while ``snasnet.train`` still offers the public API README's example imports."""
 
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ def defined_names(path: Path) -> set[str]:
 
 
 def test_one_best_arch_constant_in_the_package_next_to_the_reader_of_the_file():
-    owners = sorted(p.name for p in (ROOT / "snasnet").glob("*.py") if "BEST_ARCH" in defined_names(p))
+    owners = sorted(p.name for p in (ROOT / "snasnet").rglob("*.py") if "BEST_ARCH" in defined_names(p))
     assert owners == ["arch_file.py"]
-    assert "read_arch_file" in defined_names(ROOT / "snasnet" / "arch_file.py")
-    assert "read_arch_file" not in defined_names(ROOT / "snasnet" / "train.py")
+    assert "read_arch_file" in defined_names(ROOT / "snasnet" / "network" / "arch_file.py")
+    assert "read_arch_file" not in defined_names(ROOT / "snasnet" / "train" / "job.py")
 
 
 def test_precision_and_device_placement_live_in_their_own_modules():
-    evaluate = defined_names(ROOT / "snasnet" / "evaluate.py")
+    evaluate = defined_names(ROOT / "snasnet" / "train" / "evaluate.py")
     assert not evaluate & {"autocast", "resolve_precision", "PRECISIONS", "to_device"}
-    assert {"autocast", "PRECISIONS"} <= defined_names(ROOT / "snasnet" / "precision.py")
-    assert "to_device" in defined_names(ROOT / "snasnet" / "device.py")
+    assert {"autocast", "PRECISIONS"} <= defined_names(ROOT / "snasnet" / "train" / "precision.py")
+    assert "to_device" in defined_names(ROOT / "snasnet" / "core" / "device.py")
 
 
 def test_torch_scores_is_in_the_parity_module_both_exporters_use():
@@ -46,7 +46,7 @@ def test_torch_scores_is_in_the_parity_module_both_exporters_use():
 
 
 def test_train_is_the_job_and_still_offers_the_public_api():
-    train = defined_names(ROOT / "snasnet" / "train.py")
+    train = defined_names(ROOT / "snasnet" / "train" / "job.py")
     assert not train & {"TrainConfig", "Trainer", "EpochSampler", "OPTIMIZERS", "SCHEDULERS", "read_arch_file"}
     code = "from snasnet.train import DATASET_DEFAULTS, TrainConfig, TrainResult, fit, resume, train_config"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -54,7 +54,8 @@ def test_train_is_the_job_and_still_offers_the_public_api():
 
 def test_the_registries_the_command_line_lists_load_without_torch():
     code = (
-        "import sys, snasnet.optimizers, snasnet.schedulers, snasnet.precision, snasnet.arch_file\n"
+        "import sys, snasnet.train.optimizers, snasnet.train.schedulers, snasnet.train.precision\n"
+        "import snasnet.network.arch_file\n"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -5,7 +5,7 @@ import pytest
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
-from snasnet.neuron import LIFConfig, make_lif
+from snasnet.network.neuron import LIFConfig, make_lif
 
 
 def _spikingjelly_lif(step_mode: str) -> neuron.LIFNode:

@@ -16,8 +16,8 @@ from exporters.folding import bn_affine
 from exporters.nir import export_nir, to_nir
 from exporters.nir_simulation import simulate_nir
 from exporters.parity import compare_scores, torch_scores
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
+from snasnet.core.errors import ConfigError
+from snasnet.network.model import build_model
 
 ARCHS = [
     ("0302 0030 3003 0000", "backward"),

@@ -8,9 +8,9 @@ from helpers import lively_weights
 from typer.testing import CliRunner
 
 from exporters.nir_importers import installed_importers
-from snasnet.checkpoint import save_checkpoint
-from snasnet.model import build_model
-from snasnet.runs import EventReader
+from snasnet.core.runs import EventReader
+from snasnet.network.checkpoint import save_checkpoint
+from snasnet.network.model import build_model
 from snasnet_cli.app import app
 
 runner = CliRunner()

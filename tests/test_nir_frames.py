@@ -12,7 +12,7 @@ from exporters.nir import export_nir
 from exporters.nir_importers import check_importers, installed_importers
 from exporters.nir_simulation import simulate_nir
 from exporters.parity import compare_scores, torch_scores
-from snasnet.model import build_model
+from snasnet.network.model import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

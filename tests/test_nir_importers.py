@@ -21,8 +21,8 @@ from exporters.nir import NIR_WRITERS, export_nir
 from exporters.nir_importers import IMPORTERS, check_importer, installed_importers
 from exporters.nir_layout import depth_first_layout
 from exporters.parity import torch_scores
-from snasnet.data import get_dataset
-from snasnet.model import build_model
+from snasnet.data.images import get_dataset
+from snasnet.network.model import build_model
 
 CELLS = {
     "forward": ("0342 0000 0003 0000", "forward"),

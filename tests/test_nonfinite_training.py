@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 
-import snasnet.trainer as trainer_module
-from snasnet.checkpoint import read_checkpoint
-from snasnet.errors import ConfigError, Diverged
-from snasnet.train import fit, train_config
+import snasnet.train.trainer as trainer_module
+from snasnet.core.errors import ConfigError, Diverged
+from snasnet.network.checkpoint import read_checkpoint
+from snasnet.train.job import fit, train_config
 from tests.cli_process import DIGITS
 
 CELL = {"arch": "0200 0020 0002 0000", "celltype": "forward", "timesteps": 2, "batch_size": 128, "workers": 0}

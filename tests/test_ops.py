@@ -3,10 +3,10 @@
 import pytest
 from torch import nn
 
-from snasnet.arch import OP_NAMES, SPIKING_OPS
-from snasnet.errors import ConfigError
-from snasnet.neuron import LIFConfig, is_lif
-from snasnet.ops import OPERATIONS, build_op, operation
+from snasnet.core.errors import ConfigError
+from snasnet.network.arch import OP_NAMES, SPIKING_OPS
+from snasnet.network.neuron import LIFConfig, is_lif
+from snasnet.network.ops import OPERATIONS, build_op, operation
 
 
 def test_the_table_lists_each_code_once_with_its_name_and_spiking_flag():

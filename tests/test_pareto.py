@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from snasnet.pareto import _ranks_nd, crowding_distances, dominates, front_ranks, knee
+from snasnet.search.pareto import _ranks_nd, crowding_distances, dominates, front_ranks, knee
 
 
 def test_dominance_needs_one_strictly_better_objective():

@@ -10,12 +10,12 @@ import pytest
 import torch
 from helpers import lively_weights
 
-import snasnet.evaluate as evaluate_module
-from snasnet.checkpoint import save_checkpoint
-from snasnet.errors import ConfigError
-from snasnet.evaluate import EvalConfig, evaluate_checkpoint
-from snasnet.model import build_model
-from snasnet.runs import EventReader
+import snasnet.train.evaluate as evaluate_module
+from snasnet.core.errors import ConfigError
+from snasnet.core.runs import EventReader
+from snasnet.network.checkpoint import save_checkpoint
+from snasnet.network.model import build_model
+from snasnet.train.evaluate import EvalConfig, evaluate_checkpoint
 from snasnet_cli.app import main
 from snasnet_cli.train_progress import epoch_line
 
@@ -60,8 +60,8 @@ def test_the_eval_job_on_a_gpu_reports_fp32_unless_bf16_is_asked_for_and_records
 
 
 def test_training_validates_in_fp32_on_a_gpu_while_its_own_passes_default_to_bf16():
-    from snasnet.precision import check_precision, training_precision
-    from snasnet.train import TrainConfig, train_config
+    from snasnet.train.job import TrainConfig, train_config
+    from snasnet.train.precision import check_precision, training_precision
 
     config = train_config("cifar10")
     assert check_precision(config.precision) == "fp32"  # validation: the accuracy that picks best.pt
@@ -73,7 +73,7 @@ def test_training_validates_in_fp32_on_a_gpu_while_its_own_passes_default_to_bf1
 
 
 def test_a_run_of_an_earlier_version_resumes_with_its_training_precision():
-    from snasnet.train import TrainConfig
+    from snasnet.train.job import TrainConfig
 
     old = TrainConfig.stored({"dataset": "digits", "precision": "bf16"})  # training's, as it was recorded then
     assert (old.train_precision, old.precision) == ("bf16", "fp32")

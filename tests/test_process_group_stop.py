@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from snasnet.data import get_dataset
-from snasnet.evaluate import evaluate
-from snasnet.model import build_model
-from snasnet.train import fit, train_config
+from snasnet.data.images import get_dataset
+from snasnet.network.model import build_model
+from snasnet.train.evaluate import evaluate
+from snasnet.train.job import fit, train_config
 from tests.cli_process import DIGITS, start, wait_for_event, wait_for_ready_workers
 
 
@@ -60,7 +60,7 @@ def test_evaluation_goes_on_when_its_loader_workers_get_the_groups_sigterm():
 
 def test_a_worker_ignores_the_groups_sigint_and_sigterm_but_ends_on_its_parents_sigterm():
     code = (
-        "import os, signal, time; from snasnet.interrupts import ignore_stop_signals; ignore_stop_signals(0); "
+        "import os, signal, time; from snasnet.core.interrupts import ignore_stop_signals; ignore_stop_signals(0); "
         "os.kill(os.getpid(), signal.SIGINT); os.kill(os.getpid(), signal.SIGTERM); time.sleep(0.2); "
         "print('alive', flush=True); time.sleep(60); print('not ended')"
     )
@@ -103,7 +103,7 @@ def test_a_signal_to_the_process_group_cancels_training_resumably(tmp_path, sig)
 
 @pytest.mark.slow
 def test_sigterm_to_the_process_group_cancels_an_evaluation(tmp_path):
-    from snasnet.checkpoint import save_checkpoint
+    from snasnet.network.checkpoint import save_checkpoint
 
     checkpoint = save_checkpoint(tmp_path / "best.pt", build_model("digits", "0200 0020 0002 0000", celltype="forward"))
     run_dir = tmp_path / "eval"
@@ -122,7 +122,7 @@ def test_sigterm_to_the_process_group_cancels_an_evaluation(tmp_path):
 
 
 def test_a_stop_with_no_safe_point_yet_raises_at_once_and_later_only_asks():
-    from snasnet.interrupts import GracefulStop
+    from snasnet.core.interrupts import GracefulStop
 
     loading = [True]
     with GracefulStop(at_once=lambda: loading[0]) as stop:

@@ -1,5 +1,5 @@
 """Where variation lives: optimizers, schedulers, surrogates, ONNX modes and exporters, and precisions are
-``snasnet.registry.Registry`` instances that answer an unknown name with one line listing the known ones, and
+``snasnet.core.registry.Registry`` instances that answer an unknown name with one line listing the known ones, and
 the command line's help texts list exactly the names registered when it runs."""
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ import torch
 from typer.testing import CliRunner
 
 from exporters.onnx import EXPORTERS, MODES, export_onnx
-from snasnet.data import DATASETS
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.neuron import LIFConfig
-from snasnet.optimizers import OPTIMIZERS, Optimizer
-from snasnet.precision import PRECISIONS
-from snasnet.registry import Registry
-from snasnet.schedulers import SCHEDULERS
-from snasnet.score import SCORES
-from snasnet.strategies import STRATEGIES
-from snasnet.surrogates import SURROGATES
-from snasnet.train import TrainConfig
+from snasnet.core.errors import ConfigError
+from snasnet.core.registry import Registry
+from snasnet.data.images import DATASETS
+from snasnet.network.model import build_model
+from snasnet.network.neuron import LIFConfig
+from snasnet.network.surrogates import SURROGATES
+from snasnet.search.score import SCORES
+from snasnet.search.strategies import STRATEGIES
+from snasnet.train.job import TrainConfig
+from snasnet.train.optimizers import OPTIMIZERS, Optimizer
+from snasnet.train.precision import PRECISIONS
+from snasnet.train.schedulers import SCHEDULERS
 from snasnet_cli.app import app
 
 REGISTRIES = {
@@ -63,7 +63,7 @@ def test_a_library_call_with_an_unknown_name_gets_the_registrys_line(make, messa
 def test_an_optimizer_brings_its_own_learning_rate_and_a_registered_one_trains():
     OPTIMIZERS.add("test-rmsprop", Optimizer(lambda p, c: torch.optim.RMSprop(p, lr=c.lr), lr=0.02))
     try:
-        from snasnet.train import train_config
+        from snasnet.train.job import train_config
 
         config = train_config("cifar10", optimizer="test-rmsprop")
         assert config.lr == 0.02

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from snasnet.errors import RunInUse
-from snasnet.runs import RunDir
+from snasnet.core.errors import RunInUse
+from snasnet.core.runs import RunDir
 from tests.cli_process import DIGITS, events, start, wait_for_event
 
 
@@ -30,7 +30,7 @@ def test_a_second_writer_is_refused_with_the_owners_pid(tmp_path):
 def test_the_lock_of_a_process_that_died_does_not_count(tmp_path):
     run_dir = tmp_path / "run"
     code = (
-        "import os, sys; from snasnet.runs import RunDir; "
+        "import os, sys; from snasnet.core.runs import RunDir; "
         f"RunDir.create('train', {{}}, {str(run_dir)!r}); os.kill(os.getpid(), 9)"
     )
     subprocess.run([sys.executable, "-c", code], check=False)

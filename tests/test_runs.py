@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from snasnet.errors import SnasnetError
-from snasnet.runs import EventReader, RunDir, default_run_dir, list_runs
+from snasnet.core.errors import SnasnetError
+from snasnet.core.runs import EventReader, RunDir, default_run_dir, list_runs
 
 
 def test_run_json_and_events(tmp_path):

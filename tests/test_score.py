@@ -10,9 +10,9 @@ import pytest
 import torch
 from helpers import lively_weights
 
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.score import (
+from snasnet.core.errors import ConfigError
+from snasnet.network.model import build_model
+from snasnet.search.score import (
     KernelSum,
     first_release_hamming_kernel,
     get_score,

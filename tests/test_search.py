@@ -9,11 +9,11 @@ import math
 import pytest
 import torch
 
-from snasnet.arch import Architecture
-from snasnet.data import get_dataset
-from snasnet.errors import ConfigError, DataError
-from snasnet.runs import EventReader
-from snasnet.search import (
+from snasnet.core.errors import ConfigError, DataError
+from snasnet.core.runs import EventReader
+from snasnet.data.images import get_dataset
+from snasnet.network.arch import Architecture
+from snasnet.search.job import (
     SearchConfig,
     candidate_seed,
     read_scored,

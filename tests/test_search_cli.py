@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from snasnet.runs import EventReader
+from snasnet.core.runs import EventReader
 from snasnet_cli.app import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -123,11 +123,11 @@ def test_the_former_score_name_warns_in_one_line_and_the_run_records_the_new_nam
 
 def test_a_search_builds_its_strategy_once(capsys, tmp_path, monkeypatch):
     # building one may enumerate the space (seconds for the backward one): checking the settings must not
-    import snasnet.search
+    import snasnet.search.job
 
     built = []
-    real = snasnet.search.make_strategy
-    monkeypatch.setattr(snasnet.search, "make_strategy", lambda *a, **k: built.append(a) or real(*a, **k))
+    real = snasnet.search.job.make_strategy
+    monkeypatch.setattr(snasnet.search.job, "make_strategy", lambda *a, **k: built.append(a) or real(*a, **k))
     code, _, err = run_cli(capsys, *SMALL_SEARCH, "-n", "2", "--quiet", "--run-dir", str(tmp_path / "run"))
     assert code == 0, err
     assert len(built) == 1

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from snasnet.runs import EventReader
+from snasnet.core.runs import EventReader
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's own default for several processes
 
@@ -67,8 +67,8 @@ LAUNCHER = """
 import os
 from datetime import datetime
 
-import snasnet.runs
-import snasnet.search
+import snasnet.core.runs
+import snasnet.search.job
 
 
 class RankClock(datetime):
@@ -77,7 +77,7 @@ class RankClock(datetime):
         return datetime(2026, 1, 1, 12, 0, int(os.environ["RANK"]))
 
 
-class ReportingRunDir(snasnet.search.RunDir):
+class ReportingRunDir(snasnet.search.job.RunDir):
     def __init__(self, path, enabled=True):
         super().__init__(path, enabled)
         print(f"rank {os.environ['RANK']} runs in {self.path}", flush=True)
@@ -87,9 +87,9 @@ def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
 
-snasnet.runs.datetime = RankClock
-snasnet.search.RunDir = ReportingRunDir
-snasnet.search.score_candidate = interrupted
+snasnet.core.runs.datetime = RankClock
+snasnet.search.job.RunDir = ReportingRunDir
+snasnet.search.job.score_candidate = interrupted
 
 from snasnet_cli.app import main
 

@@ -11,13 +11,13 @@ import pytest
 from test_search import SMALL, config, csv_rows, events, ranking_of
 from test_search_cli import run_cli
 
-from snasnet.complexity import complexity
-from snasnet.errors import ConfigError
-from snasnet.model import build_model
-from snasnet.objectives import minimised, parse_objectives
-from snasnet.pareto import dominates, front_ranks, knee
-from snasnet.search import resume_config, run_search
-from snasnet.strategies import AgingEvolution, _merit
+from snasnet.core.errors import ConfigError
+from snasnet.measure.complexity import complexity
+from snasnet.network.model import build_model
+from snasnet.search.job import resume_config, run_search
+from snasnet.search.objectives import minimised, parse_objectives
+from snasnet.search.pareto import dominates, front_ranks, knee
+from snasnet.search.strategies import AgingEvolution, _merit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TWO = ("sahd", "sops")

@@ -6,9 +6,9 @@ import torch
 from helpers import lively_weights
 from torch import nn
 
-from snasnet.model import build_model
-from snasnet.neuron import LIFConfig, make_lif
-from snasnet.spikes import SpikeMonitor
+from snasnet.measure.spikes import SpikeMonitor
+from snasnet.network.model import build_model
+from snasnet.network.neuron import LIFConfig, make_lif
 
 
 class OneLIF(nn.Module):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import snasnet.checkpoint as checkpoint_module
-from snasnet.checkpoint import save_checkpoint
-from snasnet.errors import StorageError
-from snasnet.model import build_model
-from snasnet.runs import RunDir
+import snasnet.network.checkpoint as checkpoint_module
+from snasnet.core.errors import StorageError
+from snasnet.core.runs import RunDir
+from snasnet.network.checkpoint import save_checkpoint
+from snasnet.network.model import build_model
 from tests.cli_process import DIGITS
 
 

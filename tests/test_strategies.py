@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snasnet import strategies
-from snasnet.arch import Architecture, enumerate_canonical, forward_slots, sample
-from snasnet.errors import ConfigError
-from snasnet.strategies import (
+from snasnet.core.errors import ConfigError
+from snasnet.network.arch import Architecture, enumerate_canonical, forward_slots, sample
+from snasnet.search import strategies
+from snasnet.search.strategies import (
     DEFAULT_BUDGET,
     SPACE_SIZES,
     AgingEvolution,

@@ -1,14 +1,15 @@
-"""A candidate's cost at initialisation (snasnet.synops): SOPs, dense MACs and parameters from the scoring pass."""
+"""A candidate's cost at initialisation (snasnet.measure.synops): SOPs, dense MACs and parameters from the scoring
+pass."""
 
 from __future__ import annotations
 
 import torch
 from helpers import lively_weights
 
-from snasnet.complexity import complexity
-from snasnet.model import build_model
-from snasnet.spikes import SpikeMonitor
-from snasnet.synops import SPIKES, CostCounter, SynapticCounter
+from snasnet.measure.complexity import complexity
+from snasnet.measure.spikes import SpikeMonitor
+from snasnet.measure.synops import SPIKES, CostCounter, SynapticCounter
+from snasnet.network.model import build_model
 
 
 def digits_model(arch: str = "0302 0030 3003 0000", **kwargs) -> torch.nn.Module:

@@ -16,14 +16,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from snasnet.arch_file import read_arch_file
-from snasnet.errors import ArchitectureError, ConfigError
-from snasnet.evaluate import evaluate_checkpoint
-from snasnet.interrupts import GracefulStop
-from snasnet.optimizers import OPTIMIZERS
-from snasnet.runs import EventReader
-from snasnet.schedulers import SCHEDULERS
-from snasnet.train import TrainConfig, fit, resume, train_config
+from snasnet.core.errors import ArchitectureError, ConfigError
+from snasnet.core.interrupts import GracefulStop
+from snasnet.core.runs import EventReader
+from snasnet.network.arch_file import read_arch_file
+from snasnet.train.evaluate import evaluate_checkpoint
+from snasnet.train.job import TrainConfig, fit, resume, train_config
+from snasnet.train.optimizers import OPTIMIZERS
+from snasnet.train.schedulers import SCHEDULERS
 from snasnet_cli.arch_rows import join_arch_rows
 
 # Small enough for seconds on a CPU: 200 random 8x8 images through the digits network (7 steps of 32).
@@ -290,7 +290,7 @@ def test_the_cell_comes_from_arch_rows_a_file_or_a_search(tmp_path, monkeypatch)
         seen.append(config)
         return SimpleNamespace(best_acc=0.5, best_epoch=1, precision="fp32", run_dir=tmp_path / "r")
 
-    monkeypatch.setattr("snasnet.train.fit", fake_fit)
+    monkeypatch.setattr("snasnet.train.job.fit", fake_fit)
     cases = [
         (["--arch", "0300", "0030", "3003", "0000", "--dataset", "digits"], ("0300 0030 3003 0000", "backward")),
         (["--arch", "0300 0030 0003 0000", "--celltype", "forward"], ("0300 0030 0003 0000", "forward")),

@@ -11,9 +11,9 @@ import sys
 import pytest
 import torch
 
-from snasnet.data import get_dataset
-from snasnet.evaluate import evaluate_checkpoint
-from snasnet.runs import EventReader
+from snasnet.core.runs import EventReader
+from snasnet.data.images import get_dataset
+from snasnet.train.evaluate import evaluate_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's own default for several processes
 

@@ -54,7 +54,7 @@ def test_redirected_stdout_holds_the_run_each_epoch_and_the_summary_in_order(
 ):
     from snasnet_cli.app import main
 
-    monkeypatch.setattr("snasnet.train.fit", fake_fit)
+    monkeypatch.setattr("snasnet.train.job.fit", fake_fit)
     terminal = Terminal()
     if stderr_is_a_terminal:
         monkeypatch.setattr(sys, "stderr", terminal)

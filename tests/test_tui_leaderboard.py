@@ -11,7 +11,7 @@ from prepared_runs import T0, append_events, candidate_event, event, write_run_j
 from test_tui_app import SIZE, fake_python, leaderboard, pilot_test, shown, wait_for
 from textual_plotext import PlotextPlot
 
-from snasnet.pareto import front_ranks
+from snasnet.search.pareto import front_ranks
 from snasnet_cli.tui.app import DashboardApp
 from snasnet_cli.tui.leaderboard import SORTS, Board, LiveFront
 from snasnet_cli.tui.source import RunsSource

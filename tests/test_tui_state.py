@@ -192,8 +192,8 @@ def test_an_epochs_mean_firing_rate_weights_each_layer_by_its_neurons_as_the_lib
     import torch
     from helpers import lively_weights
 
-    from snasnet.model import build_model
-    from snasnet.spikes import SpikeMonitor
+    from snasnet.measure.spikes import SpikeMonitor
+    from snasnet.network.model import build_model
 
     model = lively_weights(build_model("digits", "0302 0030 3003 0000"), 4).eval()
     with SpikeMonitor(model) as monitor, torch.no_grad():

@@ -28,9 +28,9 @@ def arch(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Show a cell (nodes, edges, pruned nodes, canonical form) and the size of its network."""
-    from snasnet.arch import Architecture
-    from snasnet.complexity import complexity
-    from snasnet.model import build_model
+    from snasnet.measure.complexity import complexity
+    from snasnet.network.arch import Architecture
+    from snasnet.network.model import build_model
 
     cell = Architecture.parse(rows, celltype).require_output_reached()
     cost = complexity(build_model(preset, cell, timesteps=timesteps, second_avgpooling=second_avgpooling))

@@ -58,9 +58,9 @@ def evaluate(
     Ours need nothing else. The original's need their network, as in its README:
     [bold]snasnet eval save_cifar100_bw.pth.tar --arch 0302 0030 3003 0000 --dataset cifar100 --celltype backward[/bold]
     """
-    from snasnet.errors import ConfigError
-    from snasnet.evaluate import EvalConfig, evaluate_checkpoint
-    from snasnet.interrupts import sigterm_as_interrupt
+    from snasnet.core.errors import ConfigError
+    from snasnet.core.interrupts import sigterm_as_interrupt
+    from snasnet.train.evaluate import EvalConfig, evaluate_checkpoint
 
     sigterm_as_interrupt()  # an evaluation holds no state to save: SIGTERM ends the run as cancelled at once
 
@@ -85,7 +85,7 @@ def evaluate(
     progress = None if quiet or as_json else _progress(console)
     started = {}
 
-    from snasnet.interrupts import GracefulStop
+    from snasnet.core.interrupts import GracefulStop
 
     # Ctrl-C or SIGTERM: before the first batch, at once; then between batches, where the DataLoader's workers
     # are shut down cleanly (an interrupt while it receives a batch from a worker can end in its traceback)

@@ -61,7 +61,7 @@ def _say(console: Console, quiet: bool):
 def _source(ctx: typer.Context, checkpoint, arch, preset, celltype, timesteps, second_avgpooling):
     """The checkpoint to export; ``--arch`` in four words gives its rows after the first among the positionals."""
     from exporters.jobs import ExportSource
-    from snasnet.errors import ConfigError
+    from snasnet.core.errors import ConfigError
 
     arch, rest = join_arch_rows(arch, [str(checkpoint), *ctx.args])
     if len(rest) != 1:
@@ -87,7 +87,7 @@ def _run_checked(fmt: str, job, summarise) -> None:
     """Run an export job; print its summary, also when its check failed (then exit 1). Ctrl-C exits 130 (the run
     records ``cancelled``)."""
     from exporters.jobs import CheckFailed
-    from snasnet.interrupts import sigterm_as_interrupt
+    from snasnet.core.interrupts import sigterm_as_interrupt
 
     sigterm_as_interrupt()  # SIGTERM records cancelled, as Ctrl-C (the file is written atomically or not at all)
     try:

@@ -130,7 +130,8 @@ def search(
         ),
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", help=f"{choices('snasnet.strategies:STRATEGIES')} (random: the original's).")
+        str,
+        typer.Option("--strategy", help=f"{choices('snasnet.search.strategies:STRATEGIES')} (random: the original's)."),
     ] = "random",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per scoring batch.")] = 256,
     repeat: Annotated[int, typer.Option("--repeat", help="Scoring batches per candidate (scores averaged).")] = 2,
@@ -138,7 +139,8 @@ def search(
     score: Annotated[
         str,
         typer.Option(
-            "--score", help=f"{choices('snasnet.score:SCORES')} (sahd: the paper's and code's; sahd_v1: first release)."
+            "--score",
+            help=f"{choices('snasnet.search.score:SCORES')} (sahd: the paper's and code's; sahd_v1: first release).",
         ),
     ] = "sahd",
     seed: SeedOption = 0,
@@ -153,8 +155,8 @@ def search(
         str | None,
         typer.Option(
             "--objectives",
-            help=f"What to rank by, comma-separated: {choices('snasnet.objectives:OBJECTIVES')} (scores up, costs "
-            "down). Several: a Pareto front, pareto.csv \\[default: the --score alone].",
+            help=f"What to rank by, comma-separated: {choices('snasnet.search.objectives:OBJECTIVES')} (scores up, "
+            "costs down). Several: a Pareto front, pareto.csv \\[default: the --score alone].",
             rich_help_panel=OBJECTIVES,
         ),
     ] = None,
@@ -175,11 +177,11 @@ def search(
     Writes a run directory: events.jsonl, candidates.csv and best_arch.json, the input of
     [bold]snasnet train --arch-file[/bold]. Under [bold]torchrun[/bold] the processes share the candidates.
     """
-    from snasnet.errors import ConfigError
-    from snasnet.interrupts import sigterm_as_interrupt
-    from snasnet.objectives import parse_objectives
-    from snasnet.runs import default_run_dir
-    from snasnet.search import SearchConfig, resume_config, run_search
+    from snasnet.core.errors import ConfigError
+    from snasnet.core.interrupts import sigterm_as_interrupt
+    from snasnet.core.runs import default_run_dir
+    from snasnet.search.job import SearchConfig, resume_config, run_search
+    from snasnet.search.objectives import parse_objectives
 
     options = {
         "dataset": dataset,

@@ -45,7 +45,7 @@ def train(
     batch_size: Annotated[int | None, _opt("--batch-size", help="Batch size \\[default: 64].", panel=RECIPE)] = None,
     optimizer: Annotated[
         str | None,
-        _opt("--optimizer", help=f"{choices('snasnet.optimizers:OPTIMIZERS')} \\[default: sgd].", panel=RECIPE),
+        _opt("--optimizer", help=f"{choices('snasnet.train.optimizers:OPTIMIZERS')} \\[default: sgd].", panel=RECIPE),
     ] = None,
     lr: Annotated[
         float | None, _opt("--lr", help="Learning rate \\[default: 0.1 for sgd, 0.001 for adam].", panel=RECIPE)
@@ -58,8 +58,8 @@ def train(
         str | None,
         _opt(
             "--scheduler",
-            help=f"Stepped per epoch: {choices('snasnet.schedulers:SCHEDULERS')} (cosine: to 0.01 x lr; step: x0.1 "
-            "at 50% and 75%) \\[default: cosine].",
+            help=f"Stepped per epoch: {choices('snasnet.train.schedulers:SCHEDULERS')} (cosine: to 0.01 x lr; step: "
+            "x0.1 at 50% and 75%) \\[default: cosine].",
             panel=RECIPE,
         ),
     ] = None,
@@ -112,9 +112,9 @@ def train(
     Ctrl-C or SIGTERM finishes the current step, saves last.pt and stops; [bold]--resume RUN_DIR[/bold] continues
     exactly. Under [bold]torchrun --nproc-per-node N -m snasnet_cli train ...[/bold] it trains with DDP.
     """
-    from snasnet.errors import ConfigError
-    from snasnet.train import fit, train_config
-    from snasnet.train import resume as resume_run
+    from snasnet.core.errors import ConfigError
+    from snasnet.train.job import fit, train_config
+    from snasnet.train.job import resume as resume_run
 
     arch, extra = join_arch_rows(arch, ctx.args)
     if extra:
@@ -170,7 +170,7 @@ def train(
             device=device,
             workers=workers,
         )
-        from snasnet.runs import default_run_dir
+        from snasnet.core.runs import default_run_dir
 
         path = run_dir or default_run_dir("train")
         if progress is not None:  # once the data is loaded and the run begins
@@ -207,9 +207,9 @@ def train(
 
 def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | None, celltype: str | None):
     """(the cell, the dataset its search used or None) from whichever of the three sources was given."""
-    from snasnet.arch import Architecture
-    from snasnet.arch_file import read_arch_file
-    from snasnet.errors import ConfigError
+    from snasnet.core.errors import ConfigError
+    from snasnet.network.arch import Architecture
+    from snasnet.network.arch_file import read_arch_file
 
     sources = [s for s, v in (("--arch", arch), ("--arch-file", arch_file), ("--from-search", from_search)) if v]
     if len(sources) > 1:

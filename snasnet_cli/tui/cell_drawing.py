@@ -13,7 +13,7 @@ at the destination. Pure string work (no terminal, no torch): the search panel s
 
 from __future__ import annotations
 
-from snasnet.arch import NUM_NODES, Architecture, Edge
+from snasnet.network.arch import NUM_NODES, Architecture, Edge
 
 GAP = 13  # columns from one node to the next: room for "─conv3x3─▶" between neighbours
 WIDTH = GAP * (NUM_NODES - 1) + 3

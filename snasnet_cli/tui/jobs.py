@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from snasnet.atomic import write_text
-from snasnet.runs import default_run_dir
+from snasnet.core.atomic import write_text
+from snasnet.core.runs import default_run_dir
 
 JOBS = ("search", "train", "eval", "export")
 DEVICES = ("auto", "cpu", "cuda")

@@ -15,10 +15,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snasnet.runs import EVENTS, RUN_JSON, EventReader, list_runs
+from snasnet.core.runs import EVENTS, RUN_JSON, EventReader, list_runs
 from snasnet_cli.tui.state import RunState, reduce, with_info
 
-# where a training writes its checkpoints in its run directory (snasnet.trainer.CHECKPOINTS; that module imports torch)
+# where a training writes its checkpoints in its run directory (snasnet.train.trainer.CHECKPOINTS; that module
+# imports torch)
 CHECKPOINTS = "checkpoints"
 
 

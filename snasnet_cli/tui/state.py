@@ -48,7 +48,7 @@ def _per_layer(value: object) -> Mapping[str, float]:
 
 
 def weighted_firing_rate(firing_rates: Mapping[str, float], spikes_per_image: Mapping[str, float]) -> float | None:
-    """The library's mean firing rate (``snasnet.spikes``: all spikes over all neuron-steps, so a big layer
+    """The library's mean firing rate (``snasnet.measure.spikes``: all spikes over all neuron-steps, so a big layer
     weighs more) from an event's per-layer figures, for events that do not carry ``mean_firing_rate``. A layer's
     neuron-steps per image are its spikes per image over its rate; a silent layer's size is not in the event,
     so it is left out. None without spike counts (an unweighted mean would not be the library's figure)."""

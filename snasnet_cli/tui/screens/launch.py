@@ -18,7 +18,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from snasnet.arch import CELLTYPES
+from snasnet.network.arch import CELLTYPES
 from snasnet_cli.options import DATASET_REGISTRY
 from snasnet_cli.tui.jobs import DEVICES, JOBS, JobRequest
 

@@ -10,8 +10,8 @@ from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from snasnet.arch import Architecture
-from snasnet.errors import ArchitectureError
+from snasnet.core.errors import ArchitectureError
+from snasnet.network.arch import Architecture
 from snasnet_cli.tui.cell_drawing import LEGEND, draw_cell
 from snasnet_cli.tui.leaderboard import SORTS, Board
 from snasnet_cli.tui.source import RunView

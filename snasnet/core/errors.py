@@ -1,0 +1,34 @@
+"""Errors a user can cause and fix. Front ends print their message as one line, without a traceback."""
+
+
+class SnasnetError(Exception):
+    """Base class: the message says what was wrong and what to do."""
+
+
+class ArchitectureError(SnasnetError, ValueError):
+    """A connection matrix that is malformed or does not fit its cell type."""
+
+
+class CheckpointError(SnasnetError):
+    """A file that is not a usable checkpoint, or one for another network."""
+
+
+class ConfigError(SnasnetError, ValueError):
+    """An unknown preset, a bad size, or options that do not fit together."""
+
+
+class DataError(SnasnetError):
+    """A dataset that is unknown, missing or malformed: the message says where it was looked for."""
+
+
+class StorageError(SnasnetError, OSError):
+    """A file or directory that cannot be written: a full disk, a read-only file system, a path that is a file
+    where a directory is needed (or the reverse); the message names the path and the system's reason."""
+
+
+class RunInUse(SnasnetError):
+    """A run directory another live process is writing (``snasnet.core.run_lock``)."""
+
+
+class Diverged(SnasnetError):
+    """Training's loss (or its weights) became NaN or infinite; the last good checkpoint is kept."""

@@ -1,0 +1,417 @@
+"""Datasets by name (registry): each gives train and test sets of ``(image [C, H, W], label)`` and the model
+preset that fits them; the event datasets (``snasnet.data.events``: ``digits-dvs``, ``nmnist``, ``dvsgesture``,
+``cifar10dvs``) give ``(frames [T, C, H, W], label)`` and a frames preset.
+
+``cifar10``, ``cifar100`` (torchvision's loaders), ``tinyimagenet`` (the standard ``tiny-imagenet-200``
+folder) and ``imagefolder`` (any class-per-folder tree) read files from ``data_dir`` (default ``$SNASNET_DATA``,
+else ``./data``), with the original's augmentation and normalisation. ``digits`` (scikit-learn's bundled 8x8
+handwritten digits) works offline and is the default for first runs and end-to-end tests; ``synthetic`` is
+random data of any shape, for shape tests and benchmarks. A dataset that is missing raises a DataError
+that says where it was looked for and how to get it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+if TYPE_CHECKING:
+    from snasnet.network.model import SNASNet
+
+from snasnet.core.errors import ConfigError, DataError
+from snasnet.core.registry import Registry
+from snasnet.core.seeding import derive_seed
+from snasnet.network.presets import get_preset
+
+DATA_ENV = "SNASNET_DATA"
+DEFAULT_DATA_DIR = "data"
+
+
+@dataclass
+class DataBundle:
+    """A dataset's splits and the sizes a model needs for them."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+    preset: str  # the model preset made for this data
+    in_channels: int
+    image_size: int
+    num_classes: int
+    #: the training split without augmentation (what a search scores); defaults to ``train``
+    train_plain: Dataset | None = None
+    #: event frames: T, the frames per sample (samples ``[T, C, H, W]``); None: static images ``[C, H, W]``
+    timesteps: int | None = None
+
+    @property
+    def search_set(self) -> Dataset:
+        return self.train_plain if self.train_plain is not None else self.train
+
+    @property
+    def takes_frames(self) -> bool:
+        return self.timesteps is not None
+
+    def check_model(self, model: SNASNet, what: str) -> None:
+        """One ConfigError line when ``model`` (``what`` names it) cannot take these samples: frames for a
+        static network or images for a frames one, or frames of another T."""
+        if model.preset.takes_frames != self.takes_frames:
+            kind = {True: "event frames", False: "static images"}
+            raise ConfigError(
+                f"{what} takes {kind[model.preset.takes_frames]} (preset {model.preset.name}) but dataset {self.name} "
+                f"gives {kind[self.takes_frames]}: choose a dataset of the network's kind"
+            )
+        if self.takes_frames and self.timesteps != model.timesteps:
+            raise ConfigError(
+                f"{what} runs T={model.timesteps} timesteps but dataset {self.name} gives {self.timesteps} frames per "
+                f"sample: leave out --timesteps and the dataset option timesteps, or give them the same value"
+            )
+
+    def model_overrides(self) -> dict[str, int]:
+        """Preset fields that make ``build_model(self.preset, arch, **overrides)`` fit this data: its input,
+        its image size and its classes (with the preset's output neurons per class)."""
+        preset = get_preset(self.preset)
+        overrides = {"in_channels": self.in_channels, "image_size": self.image_size, "num_classes": self.num_classes}
+        if preset.final_neurons % self.num_classes:
+            overrides["final_neurons"] = preset.num_clusters * self.num_classes
+        return overrides
+
+
+DatasetFactory = Callable[..., DataBundle]
+DATASETS: Registry[DatasetFactory] = Registry("dataset", error=DataError)
+register_dataset = DATASETS.register
+
+
+def list_datasets() -> list[str]:
+    return DATASETS.names()
+
+
+def get_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    *,
+    model_timesteps: int | None = None,
+    **options: object,
+) -> DataBundle:
+    """The named dataset. ``data_dir`` is where files are read (and downloaded to with ``download``);
+    ``options`` are dataset-specific (e.g. ``synthetic``'s sizes). ``model_timesteps``: the network's T, into
+    which an event dataset bins its events unless its own option ``timesteps`` says otherwise; images have no
+    time axis and ignore it."""
+    factory = DATASETS.get(name)
+    if model_timesteps is not None and "timesteps" in inspect.signature(factory).parameters:
+        options.setdefault("timesteps", model_timesteps)
+    try:
+        inspect.signature(factory).bind(data_dir=data_dir, download=download, **options)
+    except TypeError:
+        raise DataError(f"dataset {name!r} does not take the option(s) {', '.join(sorted(options))}") from None
+    return factory(data_dir=data_dir, download=download, **options)
+
+
+def data_root(data_dir: str | os.PathLike | None) -> Path:
+    """Where datasets are read: ``data_dir``, else ``$SNASNET_DATA``, else ``./data``."""
+    return Path(data_dir if data_dir is not None else os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+class Transformed(Dataset):
+    """``base[i]`` with ``transform`` applied to the image. A random transform draws from torch's generator
+    seeded with (seed, epoch, index), so one epoch's augmentation of an image is the same whichever
+    DataLoader worker loads it and however the epoch was interrupted and resumed; ``set_epoch`` moves on."""
+
+    def __init__(self, base: Dataset, transform: Callable, seed: int = 0) -> None:
+        self.base, self.transform = base, transform
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int, seed: int | None = None) -> None:
+        self.epoch = epoch
+        if seed is not None:
+            self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = self.base[index]
+        # fork_rng: the draw leaves the process's generator (dropout's) as it was. Transforms of images on the
+        # CPU draw from the CPU generator only (torch.manual_seed would also seed CUDA, 100x slower).
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(derive_seed(self.seed, "augment", self.epoch, index))
+            return self.transform(image), label
+
+
+# --- digits --------------------------------------------------------------------------------------
+DIGITS_SPLIT_SEED = 0
+DIGITS_TEST_FRACTION = 0.2
+
+
+@register_dataset("digits")
+def digits(data_dir: object = None, download: bool = False, *, shift: int = 0) -> DataBundle:
+    """scikit-learn's 1797 8x8 digits (bundled: no download), a fixed stratified 80/20 split (seed 0),
+    pixel values 0-16 scaled to [0, 1] and normalised with the training split's mean and std. ``shift``:
+    training images moved by up to that many pixels (a random crop of the image padded with background),
+    the augmentation that keeps a network this size from learning the 1437 training images by heart."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    labels = torch.tensor(bunch.target, dtype=torch.long)
+    train_idx, test_idx = train_test_split(
+        list(range(len(labels))),
+        test_size=DIGITS_TEST_FRACTION,
+        random_state=DIGITS_SPLIT_SEED,
+        stratify=bunch.target,
+    )
+    train_idx, test_idx = torch.tensor(train_idx), torch.tensor(test_idx)
+    mean, std = images[train_idx].mean(), images[train_idx].std()
+    images = (images - mean) / std
+    train = TensorDataset(images[train_idx], labels[train_idx])
+    test = TensorDataset(images[test_idx], labels[test_idx])
+    if shift < 0:
+        raise DataError(f"digits: shift must be >= 0 (got {shift})")
+    augmented = train
+    if shift:
+        from torchvision.transforms import RandomCrop
+
+        background = float(-mean / std)  # a blank pixel, normalised
+        augmented = Transformed(train, RandomCrop(8, padding=shift, fill=background))
+    return DataBundle(
+        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train
+    )
+
+
+# --- synthetic -----------------------------------------------------------------------------------
+@register_dataset("synthetic")
+def synthetic(
+    data_dir: object = None,
+    download: bool = False,
+    *,
+    in_channels: int = 3,
+    image_size: int = 32,
+    num_classes: int = 10,
+    train_size: int = 512,
+    test_size: int = 128,
+    seed: int = 0,
+    preset: str = "cifar10",
+) -> DataBundle:
+    """Random normal images with random labels, the same for the same seed (CIFAR-10 shaped by default)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> TensorDataset:
+        x = torch.randn(n, in_channels, image_size, image_size, generator=g)
+        y = torch.randint(0, num_classes, (n,), generator=g)
+        return TensorDataset(x, y)
+
+    return DataBundle("synthetic", split(train_size), split(test_size), preset, in_channels, image_size, num_classes)
+
+
+# --- CIFAR-10 / CIFAR-100 ------------------------------------------------------------------------
+# The original's transforms and normalisation constants.
+CIFAR_STATS = {
+    "cifar10": ((0.4913, 0.4821, 0.4465), (0.2470, 0.2434, 0.2615)),
+    "cifar100": ((0.5071, 0.4867, 0.4408), (0.2673, 0.2564, 0.2762)),
+}
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CIFAR_PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+def _normalised(mean: tuple, std: tuple, *first: Callable) -> Callable:
+    from torchvision import transforms
+
+    return transforms.Compose([*first, transforms.ToTensor(), transforms.Normalize(mean, std)])
+
+
+def _augmented(size: int, padding: int, mean: tuple, std: tuple, *first: Callable) -> Callable:
+    """The original's training augmentation: random crop with zero padding, horizontal flip."""
+    from torchvision import transforms
+
+    return _normalised(
+        mean, std, *first, transforms.RandomCrop(size, padding=padding), transforms.RandomHorizontalFlip()
+    )
+
+
+def _cifar(name: str, data_dir: str | os.PathLike | None, download: bool) -> DataBundle:
+    from torchvision import datasets
+
+    loader = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    title = name.upper().replace("CIFAR", "CIFAR-")
+    root = data_root(data_dir)
+    folder = root / loader.base_folder
+    if download:
+        try:
+            loader(root, train=True, download=True)
+        except OSError as exc:  # URLError and socket errors are OSErrors
+            raise DataError(
+                f"could not download {title} from {loader.url} ({getattr(exc, 'reason', exc)}): download "
+                f"{loader.filename} by other means and extract it into {root}"
+            ) from None
+    if not folder.is_dir():
+        raise DataError(
+            f"{title} not found: looked for {folder.resolve()}; add --download (needs internet), or download "
+            f"{loader.url} ({CIFAR_PAGE}) and extract it into {root.resolve()} (or point --data-dir at the folder "
+            f"that holds {loader.base_folder})"
+        )
+    try:
+        plain = loader(root, train=True)
+        test = loader(root, train=False, transform=_normalised(*CIFAR_STATS[name]))
+    except RuntimeError:  # torchvision: "Dataset not found or corrupted"
+        raise DataError(
+            f"{title} in {folder.resolve()} is incomplete or corrupted (torchvision's md5 check of its files "
+            "failed): delete the folder and add --download, or extract the official archive again"
+        ) from None
+    mean, std = CIFAR_STATS[name]
+    classes = len(plain.classes)
+    return DataBundle(
+        name,
+        Transformed(plain, _augmented(32, 4, mean, std)),
+        test,
+        name,
+        in_channels=3,
+        image_size=32,
+        num_classes=classes,
+        train_plain=Transformed(plain, _normalised(mean, std)),
+    )
+
+
+@register_dataset("cifar10")
+def cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
+    """CIFAR-10 (``cifar-10-batches-py`` in ``data_dir``) through torchvision's loader."""
+    return _cifar("cifar10", data_dir, download)
+
+
+@register_dataset("cifar100")
+def cifar100(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
+    """CIFAR-100 (``cifar-100-python`` in ``data_dir``) through torchvision's loader."""
+    return _cifar("cifar100", data_dir, download)
+
+
+# --- TinyImageNet --------------------------------------------------------------------------------
+TINY_FOLDER = "tiny-imagenet-200"
+TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+
+
+class LabelledImages(Dataset):
+    """Image files with known labels, loaded as RGB the way torchvision's ImageFolder loads them."""
+
+    def __init__(self, samples: list[tuple[str, int]], transform: Callable | None = None) -> None:
+        self.samples, self.transform = samples, transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[object, int]:
+        from torchvision.datasets.folder import default_loader
+
+        path, label = self.samples[index]
+        image = default_loader(path)
+        return (self.transform(image) if self.transform else image), label
+
+
+def _image_folder(path: Path, what: str, transform: Callable | None = None) -> Dataset:
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(path), transform=transform)
+    except FileNotFoundError as exc:
+        raise DataError(f"{what}: {path} holds no class folders with images ({exc})") from None
+
+
+def _tiny_val(folder: Path, class_to_idx: dict[str, int], transform: Callable) -> Dataset:
+    """The validation split: ``val/images/*.JPEG`` labelled by ``val/val_annotations.txt`` (file, wnid, box),
+    or, when the folder was reorganised, ``val/<wnid>/...``."""
+    annotations = folder / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        val = _image_folder(folder / "val", f"TinyImageNet validation split (no {annotations})", transform)
+        if val.class_to_idx != class_to_idx:
+            raise DataError(f"TinyImageNet: the class folders of {folder / 'val'} differ from those of train/")
+        return val
+    samples = []
+    for number, line in enumerate(annotations.read_text().splitlines(), 1):
+        parts = line.split("\t")
+        if not line.strip():
+            continue
+        if len(parts) < 2 or parts[1] not in class_to_idx:
+            raise DataError(f"{annotations}, line {number}: expected 'file<TAB>wnid...' with a wnid of train/")
+        samples.append((str(folder / "val" / "images" / parts[0]), class_to_idx[parts[1]]))
+    return LabelledImages(samples, transform)
+
+
+@register_dataset("tinyimagenet")
+def tinyimagenet(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
+    """The standard ``tiny-imagenet-200`` folder (``train/<wnid>/images/``, ``val/val_annotations.txt``) in
+    ``data_dir`` (or ``data_dir`` itself), 64x64, the original's augmentation and ImageNet normalisation."""
+    root = data_root(data_dir)
+    folder = root if (root / "wnids.txt").is_file() else root / TINY_FOLDER
+    how = f"download {TINY_URL} and unzip it into {root.resolve()} (choose the folder with --data-dir)"
+    if download and not folder.is_dir():
+        raise DataError(f"TinyImageNet is not downloaded by snasnet: {how}")
+    if not (folder / "train").is_dir():
+        raise DataError(f"TinyImageNet not found: looked for {(folder / 'train').resolve()}; {how}")
+    mean, std = IMAGENET_STATS
+    plain = _image_folder(folder / "train", "TinyImageNet training split")
+    test = _tiny_val(folder, plain.class_to_idx, _normalised(mean, std))
+    return DataBundle(
+        "tinyimagenet",
+        Transformed(plain, _augmented(64, 8, mean, std)),
+        test,
+        "tinyimagenet",
+        in_channels=3,
+        image_size=64,
+        num_classes=len(plain.classes),
+        train_plain=Transformed(plain, _normalised(mean, std)),
+    )
+
+
+# --- any class-per-folder tree -------------------------------------------------------------------
+IMAGEFOLDER_TEST_SPLITS = ("val", "test")
+
+
+@register_dataset("imagefolder")
+def imagefolder(
+    data_dir: str | os.PathLike | None = None, download: bool = False, *, image_size: int = 32
+) -> DataBundle:
+    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` (or ``test/``; ``data_dir`` defaults to
+    ``$SNASNET_DATA``): RGB images resized
+    and centre-cropped to ``image_size``, augmented like CIFAR (crop with padding size/8, flip), ImageNet
+    normalisation; the cifar100 preset's widths with 5 output neurons per class."""
+    from torchvision import transforms
+
+    if data_dir is None and not os.environ.get(DATA_ENV):  # ./data holds the other datasets, not a class tree
+        raise DataError(
+            f"imagefolder needs --data-dir DIR (or ${DATA_ENV}) holding train/<class>/<images> and val/<class>/<images>"
+        )
+    root = data_root(data_dir)
+    splits = [root / s for s in IMAGEFOLDER_TEST_SPLITS if (root / s).is_dir()]
+    if not (root / "train").is_dir() or not splits:
+        raise DataError(
+            f"imagefolder: looked for {(root / 'train').resolve()} and {root.resolve()}/val (or test/), each "
+            "with one folder of images per class"
+        )
+    if image_size < 1:
+        raise DataError(f"image_size must be positive (got {image_size})")
+    mean, std = IMAGENET_STATS
+    resize = (transforms.Resize(image_size), transforms.CenterCrop(image_size))
+    plain = _image_folder(root / "train", "imagefolder training split")
+    test = _image_folder(splits[0], "imagefolder test split", _normalised(mean, std, *resize))
+    if test.classes != plain.classes:
+        raise DataError(f"imagefolder: the class folders of {splits[0]} differ from those of {root / 'train'}")
+    return DataBundle(
+        "imagefolder",
+        Transformed(plain, _augmented(image_size, max(1, image_size // 8), mean, std, *resize)),
+        test,
+        "cifar100",
+        in_channels=3,
+        image_size=image_size,
+        num_classes=len(plain.classes),
+        train_plain=Transformed(plain, _normalised(mean, std, *resize)),
+    )
+
+
+# the event datasets register themselves here (snasnet.data.events reads this module's helpers, so it comes last)
+from snasnet.data import events as _events  # noqa: E402, F401

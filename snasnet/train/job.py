@@ -1,0 +1,160 @@
+"""Training with surrogate gradients, as a job: a new run (``fit``) or a stopped one continued (``resume``),
+under torchrun with DDP, writing the events every front end reads (docs/events.md).
+
+    config = train_config("digits")                      # the dataset's defaults, then any overrides
+    result = fit(config, run_dir="runs/digits")          # TrainResult: best_acc, history, model ...
+    result = resume("runs/digits")                       # after Ctrl-C / SIGTERM: continues where it stopped
+
+The recipe and its defaults are in ``snasnet.train.recipe``, the loop and its checkpoints in ``snasnet.train.trainer``.
+CUDA: bf16 autocast for training's forward passes and channels-last; validation in fp32 unless asked; CPU: fp32.
+
+The first SIGINT/SIGTERM finishes the current step, writes ``checkpoints/last.pt`` with the position
+(epoch, step) and ends the run as cancelled; ``resume`` skips the batches already done, so on a CPU an
+interrupted and resumed run ends with the same weights, bit for bit, as one that was not interrupted (tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch.distributed as dist
+
+from snasnet.core.distributed import init_distributed, shared_run_dir, shutdown
+from snasnet.core.errors import CheckpointError, ConfigError
+from snasnet.core.interrupts import GracefulStop
+from snasnet.core.runs import RunDir
+from snasnet.network.checkpoint import FORMAT, read_checkpoint
+from snasnet.network.model import SNASNet
+from snasnet.train.evaluate import Stopped
+from snasnet.train.precision import REPORTED
+from snasnet.train.recipe import DATASET_DEFAULTS, DEFAULT_ARCH, TrainConfig, train_config
+from snasnet.train.trainer import CHECKPOINTS, Interrupted, Trainer
+
+# the public API of training, as README's example imports it
+__all__ = ["DATASET_DEFAULTS", "DEFAULT_ARCH", "TrainConfig", "TrainResult", "fit", "resume", "train_config"]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model: SNASNet
+    epochs: int  # epochs completed
+    best_acc: float | None
+    best_epoch: int | None
+    history: list[dict]  # the epoch_finished events
+    precision: str = REPORTED  # what the validation accuracies (best_acc) were computed in
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.run_dir / CHECKPOINTS / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.run_dir / CHECKPOINTS / "best.pt"
+
+
+def fit(
+    config: TrainConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    listeners: tuple[Callable[[dict], None], ...] = (),
+    stop: GracefulStop | None = None,
+) -> TrainResult:
+    """Train a new run (``run_dir`` must be new or empty; default ``runs/train-<time>``). Ctrl-C or SIGTERM
+    (or ``stop.request()`` from another thread) checkpoints and raises KeyboardInterrupt after the current
+    step; the run is then ``cancelled`` and ``resume(run_dir)`` continues it."""
+    return _execute(config, run_dir, None, listeners, stop)
+
+
+def resume(
+    run_dir: str | os.PathLike,
+    *,
+    device: str | None = None,
+    workers: int | None = None,
+    listeners: tuple[Callable[[dict], None], ...] = (),
+    stop: GracefulStop | None = None,
+) -> TrainResult:
+    """Continue the run in ``run_dir`` from ``checkpoints/last.pt`` with its own configuration (only the
+    device and the number of DataLoader workers may change)."""
+    path = Path(run_dir) / CHECKPOINTS / "last.pt"
+    if not path.is_file():
+        raise CheckpointError(f"nothing to resume in {run_dir}: {path} does not exist")
+    state = read_checkpoint(path)
+    if state.get("format") != FORMAT or not isinstance(state.get("train_config"), dict):
+        raise CheckpointError(f"{path} is not a checkpoint written by snasnet train")
+    config = TrainConfig.stored(state["train_config"])
+    if device is not None:
+        config.device = device
+    if workers is not None:
+        config.workers = workers
+    if int(state.get("epoch", 0)) >= config.epochs:
+        raise ConfigError(f"{run_dir} has finished all {config.epochs} epochs: there is nothing to resume")
+    state["_source"] = str(path)
+    return _execute(config, run_dir, state, listeners, stop)
+
+
+def _execute(
+    config: TrainConfig,
+    run_dir: str | os.PathLike | None,
+    state: dict | None,
+    listeners: tuple[Callable[[dict], None], ...],
+    stop: GracefulStop | None,
+) -> TrainResult:
+    if state is None and run_dir is not None and Path(run_dir).is_dir() and any(Path(run_dir).iterdir()):
+        raise ConfigError(f"run directory {run_dir} already holds a run: choose another --run-dir, or --resume it")
+    joined = dist.is_available() and dist.is_initialized()
+    env, device = init_distributed(config.device)
+    try:
+        trainer = Trainer(config, env, device)
+        if state is not None:
+            trainer.load_state(state, state["_source"])
+        path = shared_run_dir(run_dir, "train", env)
+        run = RunDir.create(
+            "train",
+            asdict(config),
+            path,
+            arch=config.arch,
+            celltype=config.celltype,
+            seed=config.seed,
+            enabled=env.is_main,
+            resume=state is not None,
+        )
+        for listener in listeners:
+            run.subscribe(listener)
+        started = {
+            "job": "train",
+            "epochs": config.epochs,
+            "steps_per_epoch": trainer.steps_per_epoch,
+            "dataset": config.dataset,
+            "arch": config.arch,
+            "celltype": config.celltype,
+            "start_epoch": trainer.epoch,
+            "start_step": trainer.step,
+            "world_size": env.world_size,
+            "device": str(device),
+            "train_precision": trainer.precision,
+            "val_precision": trainer.val_precision,
+        }
+        guard = GracefulStop() if stop is None else contextlib.nullcontext(stop)
+        with run.job(**started), guard as active:
+            try:
+                trainer.run(run, active)
+            except (Interrupted, Stopped):
+                trainer.interrupted(run)
+                raise KeyboardInterrupt from None
+        return TrainResult(
+            Path(path),
+            trainer.model,
+            trainer.epoch,
+            trainer.best_acc,
+            trainer.best_epoch,
+            trainer.history,
+            trainer.val_precision,
+        )
+    finally:
+        if env.enabled and not joined:
+            shutdown()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from snasnet.core.device import resolve_device
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.model import build_model
 from snasnet.search.job import SearchConfig, candidate_seed, run_search, score_candidate, scoring_batches
 from snasnet.search.score import KernelSum, get_score

@@ -26,7 +26,7 @@ def measure(args: argparse.Namespace) -> dict:
     """One configuration, in this process."""
     import torch
 
-    from snasnet.data.images import get_dataset
+    from snasnet.data.datasets import get_dataset
     from snasnet.train.evaluate import evaluate
     from snasnet.train.job import fit, train_config
 

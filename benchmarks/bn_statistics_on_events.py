@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from snasnet.data.images import DataBundle, get_dataset
+from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.train.evaluate import evaluate

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from bn_statistics_on_events import accuracies
 
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.arch import Architecture
 from snasnet.network.presets import default_timesteps
 from snasnet.search.job import SearchConfig, run_search, score_candidate, scoring_batches

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from exporters.energy import count_operations
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.search.job import score_candidate, scoring_batches
 from snasnet.search.objectives import parse_objectives, rank
 from snasnet.search.strategies import make_strategy

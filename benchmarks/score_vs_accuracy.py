@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from scipy.stats import kendalltau
 
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.search.job import score_candidate, scoring_batches
 from snasnet.search.score import list_scores
 from snasnet.search.strategies import make_strategy

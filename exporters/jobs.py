@@ -21,7 +21,7 @@ import torch
 from exporters.parity import Parity
 from snasnet.core.errors import DataError, StorageError
 from snasnet.core.runs import RunDir
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.network.presets import list_presets

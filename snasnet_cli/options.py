@@ -60,7 +60,7 @@ RunDirOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same result.")]
-DATASET_REGISTRY = "snasnet.data.images:DATASETS"
+DATASET_REGISTRY = "snasnet.data.datasets:DATASETS"
 DATASETS = choices(DATASET_REGISTRY)
 DatasetOption = Annotated[str, typer.Option("--dataset", help=f"The dataset: {DATASETS}.")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the dataset lies (or is downloaded to).")]

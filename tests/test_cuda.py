@@ -11,7 +11,7 @@ from golden_data import GOLDEN_ARCH
 from helpers import lively_weights
 
 from exporters.parity import compare_scores
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.arch import Architecture, sample
 from snasnet.network.checkpoint import load_checkpoint
 from snasnet.network.model import build_model

@@ -11,7 +11,7 @@ from dataset_files import skip_cifar_md5, write_cifar10, write_cifar100, write_i
 from torch.utils.data import DataLoader
 
 from snasnet.core.errors import DataError
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.model import build_model
 
 CIFAR10_MEAN = np.array([0.4913, 0.4821, 0.4465])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from snasnet.core.errors import DataError
-from snasnet.data.images import get_dataset, list_datasets
+from snasnet.data.datasets import get_dataset, list_datasets
 
 
 def test_digits_split_is_fixed_and_normalised():

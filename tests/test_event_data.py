@@ -15,8 +15,8 @@ from dataset_files import write_aedat4_events, write_dvsgesture_npy, write_nmnis
 
 from snasnet.core.errors import DataError
 from snasnet.data import digits_dvs
+from snasnet.data.datasets import get_dataset
 from snasnet.data.events import EVENT_DATASETS, get_event_dataset, list_event_datasets
-from snasnet.data.images import get_dataset
 
 
 def in_whole_bins(t: np.ndarray, bins: int) -> np.ndarray:
@@ -45,10 +45,10 @@ def by_hand(x, y, t, p, bins: int, size: int, scale: float = 1.0) -> np.ndarray:
 
 
 def test_event_datasets_are_registered_and_also_named_by_the_jobs_datasets():
-    from snasnet.data.images import list_datasets
+    from snasnet.data.datasets import list_datasets
 
     assert list_event_datasets() == ["nmnist", "dvsgesture", "cifar10dvs", "digits-dvs"]
-    assert list_datasets()[-4:] == list_event_datasets()  # what --dataset takes (snasnet.data.images.DATASETS)
+    assert list_datasets()[-4:] == list_event_datasets()  # what --dataset takes (snasnet.data.datasets.DATASETS)
     settings = {n: (EVENT_DATASETS.get(n).timesteps, EVENT_DATASETS.get(n).image_size) for n in list_event_datasets()}
     assert settings == {"nmnist": (10, 34), "dvsgesture": (16, 128), "cifar10dvs": (10, 48), "digits-dvs": (6, 20)}
 

@@ -10,7 +10,7 @@ import torch
 
 from snasnet.core.errors import ConfigError
 from snasnet.core.runs import EventReader
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from snasnet.network.model import build_model
 from snasnet.search.job import SearchConfig, run_search

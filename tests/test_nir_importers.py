@@ -21,7 +21,7 @@ from exporters.nir import NIR_WRITERS, export_nir
 from exporters.nir_importers import IMPORTERS, check_importer, installed_importers
 from exporters.nir_layout import depth_first_layout
 from exporters.parity import torch_scores
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.model import build_model
 
 CELLS = {

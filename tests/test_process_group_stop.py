@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.model import build_model
 from snasnet.train.evaluate import evaluate
 from snasnet.train.job import fit, train_config

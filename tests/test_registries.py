@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from exporters.onnx import EXPORTERS, MODES, export_onnx
 from snasnet.core.errors import ConfigError
 from snasnet.core.registry import Registry
-from snasnet.data.images import DATASETS
+from snasnet.data.datasets import DATASETS
 from snasnet.network.model import build_model
 from snasnet.network.neuron import LIFConfig
 from snasnet.network.surrogates import SURROGATES

@@ -11,7 +11,7 @@ import torch
 
 from snasnet.core.errors import ConfigError, DataError
 from snasnet.core.runs import EventReader
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.network.arch import Architecture
 from snasnet.search.job import (
     SearchConfig,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from snasnet.core.runs import EventReader
-from snasnet.data.images import get_dataset
+from snasnet.data.datasets import get_dataset
 from snasnet.train.evaluate import evaluate_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's own default for several processes

@@ -8,14 +8,14 @@ from test_tui_app import SIZE, pilot_test, wait_for
 from textual.widgets import Select
 
 import snasnet_cli.tui.screens.launch as launch
-from snasnet.data.images import DATASETS
+from snasnet.data.datasets import DATASETS
 from snasnet_cli.options import DATASET_REGISTRY
 from snasnet_cli.tui.app import make_app
 from snasnet_cli.tui.screens.launch import LaunchScreen
 
 # Registers one more dataset in every Python process that starts with this folder on its path, as a plugin would.
 PLUGIN = """
-from snasnet.data.images import DATASETS
+from snasnet.data.datasets import DATASETS
 DATASETS.add("zz-plugin-set", lambda **options: None)
 """
 

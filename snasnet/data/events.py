@@ -26,15 +26,9 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from snasnet.core.errors import DataError
 from snasnet.core.registry import Registry
+from snasnet.data.datasets import DataBundle, Transformed, data_root, register_dataset
 from snasnet.data.digits_dvs import CameraSettings, load_recordings
-from snasnet.data.images import (
-    DIGITS_SPLIT_SEED,
-    DIGITS_TEST_FRACTION,
-    DataBundle,
-    Transformed,
-    data_root,
-    register_dataset,
-)
+from snasnet.data.images import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION  # digits-dvs keeps digits' split
 from snasnet.network.presets import get_preset
 
 CACHE_FOLDER = "snasnet-cache"
@@ -122,7 +116,8 @@ def get_event_dataset(
     **options: object,
 ) -> EventBundle:
     """The named event dataset as frames: ``timesteps`` bins of ``image_size`` x ``image_size`` pixels (the
-    registry's literature settings by default). ``data_dir`` and ``download`` as for ``snasnet.data.images``."""
+    registry's literature settings by default). ``data_dir`` and ``download`` as for
+    ``snasnet.data.datasets.get_dataset``."""
     spec = EVENT_DATASETS.get(name)
     timesteps = spec.timesteps if timesteps is None else timesteps
     image_size = spec.image_size if image_size is None else image_size
@@ -140,7 +135,7 @@ def get_event_dataset(
 
 
 def _job_dataset(name: str) -> Callable[..., DataBundle]:
-    """The event dataset ``name`` as an entry of ``snasnet.data.images.DATASETS`` (what ``--dataset`` names)."""
+    """The event dataset ``name`` as an entry of ``snasnet.data.datasets.DATASETS`` (what ``--dataset`` names)."""
 
     def load(
         data_dir: str | os.PathLike | None = None,
@@ -200,7 +195,7 @@ def cached_frames(dataset: Dataset, root: Path, name: str, split: str, timesteps
 class RandomRoll:
     """Training augmentation on ``[T, C, H, W]`` frames, the same for every frame of a sample: a horizontal
     flip with probability 1/2 (``flip``) and a circular shift by up to ``max_shift`` pixels in each direction
-    (``torch.roll``). Draws from torch's generator (``snasnet.data.images.Transformed`` seeds it per sample)."""
+    (``torch.roll``). Draws from torch's generator (``snasnet.data.datasets.Transformed`` seeds it per sample)."""
 
     def __init__(self, max_shift: int, flip: bool) -> None:
         self.max_shift, self.flip = max_shift, flip

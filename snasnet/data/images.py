@@ -1,6 +1,6 @@
-"""Datasets by name (registry): each gives train and test sets of ``(image [C, H, W], label)`` and the model
-preset that fits them; the event datasets (``snasnet.data.events``: ``digits-dvs``, ``nmnist``, ``dvsgesture``,
-``cifar10dvs``) give ``(frames [T, C, H, W], label)`` and a frames preset.
+"""Static image datasets, each registered by name (``snasnet.data.datasets``): train and test sets of
+``(image [C, H, W], label)`` and the model preset that fits them (the event datasets are in
+``snasnet.data.events``).
 
 ``cifar10``, ``cifar100`` (torchvision's loaders), ``tinyimagenet`` (the standard ``tiny-imagenet-200``
 folder) and ``imagefolder`` (any class-per-folder tree) read files from ``data_dir`` (default ``$SNASNET_DATA``,
@@ -12,138 +12,15 @@ that says where it was looked for and how to get it.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-if TYPE_CHECKING:
-    from snasnet.network.model import SNASNet
-
-from snasnet.core.errors import ConfigError, DataError
-from snasnet.core.registry import Registry
-from snasnet.core.seeding import derive_seed
-from snasnet.network.presets import get_preset
-
-DATA_ENV = "SNASNET_DATA"
-DEFAULT_DATA_DIR = "data"
-
-
-@dataclass
-class DataBundle:
-    """A dataset's splits and the sizes a model needs for them."""
-
-    name: str
-    train: Dataset
-    test: Dataset
-    preset: str  # the model preset made for this data
-    in_channels: int
-    image_size: int
-    num_classes: int
-    #: the training split without augmentation (what a search scores); defaults to ``train``
-    train_plain: Dataset | None = None
-    #: event frames: T, the frames per sample (samples ``[T, C, H, W]``); None: static images ``[C, H, W]``
-    timesteps: int | None = None
-
-    @property
-    def search_set(self) -> Dataset:
-        return self.train_plain if self.train_plain is not None else self.train
-
-    @property
-    def takes_frames(self) -> bool:
-        return self.timesteps is not None
-
-    def check_model(self, model: SNASNet, what: str) -> None:
-        """One ConfigError line when ``model`` (``what`` names it) cannot take these samples: frames for a
-        static network or images for a frames one, or frames of another T."""
-        if model.preset.takes_frames != self.takes_frames:
-            kind = {True: "event frames", False: "static images"}
-            raise ConfigError(
-                f"{what} takes {kind[model.preset.takes_frames]} (preset {model.preset.name}) but dataset {self.name} "
-                f"gives {kind[self.takes_frames]}: choose a dataset of the network's kind"
-            )
-        if self.takes_frames and self.timesteps != model.timesteps:
-            raise ConfigError(
-                f"{what} runs T={model.timesteps} timesteps but dataset {self.name} gives {self.timesteps} frames per "
-                f"sample: leave out --timesteps and the dataset option timesteps, or give them the same value"
-            )
-
-    def model_overrides(self) -> dict[str, int]:
-        """Preset fields that make ``build_model(self.preset, arch, **overrides)`` fit this data: its input,
-        its image size and its classes (with the preset's output neurons per class)."""
-        preset = get_preset(self.preset)
-        overrides = {"in_channels": self.in_channels, "image_size": self.image_size, "num_classes": self.num_classes}
-        if preset.final_neurons % self.num_classes:
-            overrides["final_neurons"] = preset.num_clusters * self.num_classes
-        return overrides
-
-
-DatasetFactory = Callable[..., DataBundle]
-DATASETS: Registry[DatasetFactory] = Registry("dataset", error=DataError)
-register_dataset = DATASETS.register
-
-
-def list_datasets() -> list[str]:
-    return DATASETS.names()
-
-
-def get_dataset(
-    name: str,
-    data_dir: str | os.PathLike | None = None,
-    download: bool = False,
-    *,
-    model_timesteps: int | None = None,
-    **options: object,
-) -> DataBundle:
-    """The named dataset. ``data_dir`` is where files are read (and downloaded to with ``download``);
-    ``options`` are dataset-specific (e.g. ``synthetic``'s sizes). ``model_timesteps``: the network's T, into
-    which an event dataset bins its events unless its own option ``timesteps`` says otherwise; images have no
-    time axis and ignore it."""
-    factory = DATASETS.get(name)
-    if model_timesteps is not None and "timesteps" in inspect.signature(factory).parameters:
-        options.setdefault("timesteps", model_timesteps)
-    try:
-        inspect.signature(factory).bind(data_dir=data_dir, download=download, **options)
-    except TypeError:
-        raise DataError(f"dataset {name!r} does not take the option(s) {', '.join(sorted(options))}") from None
-    return factory(data_dir=data_dir, download=download, **options)
-
-
-def data_root(data_dir: str | os.PathLike | None) -> Path:
-    """Where datasets are read: ``data_dir``, else ``$SNASNET_DATA``, else ``./data``."""
-    return Path(data_dir if data_dir is not None else os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser()
-
-
-class Transformed(Dataset):
-    """``base[i]`` with ``transform`` applied to the image. A random transform draws from torch's generator
-    seeded with (seed, epoch, index), so one epoch's augmentation of an image is the same whichever
-    DataLoader worker loads it and however the epoch was interrupted and resumed; ``set_epoch`` moves on."""
-
-    def __init__(self, base: Dataset, transform: Callable, seed: int = 0) -> None:
-        self.base, self.transform = base, transform
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int, seed: int | None = None) -> None:
-        self.epoch = epoch
-        if seed is not None:
-            self.seed = seed
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label = self.base[index]
-        # fork_rng: the draw leaves the process's generator (dropout's) as it was. Transforms of images on the
-        # CPU draw from the CPU generator only (torch.manual_seed would also seed CUDA, 100x slower).
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(derive_seed(self.seed, "augment", self.epoch, index))
-            return self.transform(image), label
-
+from snasnet.core.errors import DataError
+from snasnet.data.datasets import DATA_ENV, DataBundle, Transformed, data_root, register_dataset
 
 # --- digits --------------------------------------------------------------------------------------
 DIGITS_SPLIT_SEED = 0
@@ -411,7 +288,3 @@ def imagefolder(
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std, *resize)),
     )
-
-
-# the event datasets register themselves here (snasnet.data.events reads this module's helpers, so it comes last)
-from snasnet.data import events as _events  # noqa: E402, F401

@@ -42,7 +42,7 @@ from snasnet.core.distributed import (
 from snasnet.core.errors import ConfigError, SnasnetError
 from snasnet.core.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.core.seeding import derive_seed
-from snasnet.data.images import DataBundle, get_dataset
+from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.measure.synops import CostCounter
 from snasnet.network.arch import CELLTYPES, Architecture
 from snasnet.network.arch_file import BEST_ARCH

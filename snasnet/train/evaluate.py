@@ -25,7 +25,7 @@ from snasnet.core.distributed import DistEnv, all_reduce_sum
 from snasnet.core.errors import ConfigError
 from snasnet.core.interrupts import ignore_stop_signals
 from snasnet.core.runs import RunDir
-from snasnet.data.images import DataBundle, get_dataset
+from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.measure.spikes import SpikeMonitor
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet

@@ -26,7 +26,7 @@ from snasnet.core.errors import CheckpointError, ConfigError, Diverged
 from snasnet.core.interrupts import GracefulStop, ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.core.seeding import derive_seed, rng_state, set_rng_state
-from snasnet.data.images import DataBundle, get_dataset
+from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.network.checkpoint import load_weights, save_checkpoint
 from snasnet.network.model import build_model
 from snasnet.train.evaluate import EvalResult, evaluate

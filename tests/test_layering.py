@@ -188,3 +188,11 @@ def test_the_top_level_and_each_package_stay_small_enough_to_read():
     for package in SNASNET_PACKAGES:
         modules = [p.name for p in (ROOT / "snasnet" / package).glob("*.py") if p.name != "__init__.py"]
         assert len(modules) <= 12, f"snasnet/{package} holds {len(modules)} modules: {sorted(modules)}"
+
+
+def test_architecture_md_has_a_paragraph_for_each_package():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [
+        p for p in (*(f"snasnet.{p}" for p in SNASNET_PACKAGES), "exporters", "snasnet_cli") if f"`{p}`" not in text
+    ]
+    assert not missing, f"docs/architecture.md does not describe {missing}"

@@ -60,3 +60,22 @@ def test_the_registries_the_command_line_lists_load_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_module_paths_from_before_the_packages_still_offer_their_names():
+    code = (
+        "import snasnet, snasnet.search, snasnet.train, snasnet.data, snasnet.model, snasnet.spikes\n"
+        "import snasnet.network.model, snasnet.measure.spikes\n"
+        "for package in (snasnet, snasnet.search, snasnet.train, snasnet.data, snasnet.model, snasnet.spikes):\n"
+        "    missing = [n for n in package.__all__ if not hasattr(package, n)]\n"
+        "    assert not missing, (package.__name__, missing)\n"
+        "from snasnet.model import SNASNet, build_model, model_from_config\n"
+        "from snasnet.spikes import SpikeMonitor\n"
+        "from snasnet.search import SearchConfig, resume_config, run_search, score_candidate, scoring_batches\n"
+        "from snasnet.data import DATASETS, DataBundle, get_dataset, list_datasets\n"
+        "assert build_model is snasnet.network.model.build_model is snasnet.build_model\n"
+        "assert SpikeMonitor is snasnet.measure.spikes.SpikeMonitor\n"
+        "assert run_search is snasnet.search.job.run_search and snasnet.train.fit is snasnet.train.job.fit\n"
+        "assert 'digits-dvs' in list_datasets()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

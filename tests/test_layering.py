@@ -157,6 +157,17 @@ def test_the_check_lets_a_layer_import_what_is_below_it(name, source):
     assert violations(name, source, is_package=name == "snasnet.data") == []
 
 
+def test_the_tests_and_benchmarks_import_modules_that_exist():
+    # benchmarks are not run by the test step: an import of a module that moved would go unnoticed there
+    missing = [
+        f"{path.relative_to(ROOT)}:{line} imports {target}"
+        for path in sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")])
+        for line, target in imports(path.stem, path.read_text())
+        if target.split(".")[0] in TOP_PACKAGES and not is_module(target)
+    ]
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+
+
 def test_no_import_cycle_between_snasnets_modules():
     graph = {}
     for path in (ROOT / "snasnet").rglob("*.py"):

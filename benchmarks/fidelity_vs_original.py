@@ -139,8 +139,8 @@ def _snasnet_side(args: argparse.Namespace) -> dict:
     import torch
     from golden_data import golden_images
 
-    from snasnet.model import build_model
-    from snasnet.score import score_network
+    from snasnet.network.model import build_model
+    from snasnet.search.score import score_network
 
     torch.set_num_threads(args.threads)
     images = golden_images()
@@ -205,7 +205,7 @@ def _gradient_line(ours: dict, original: dict) -> str:
 def _sample_cells(count: int, seed: int) -> list[list[str]]:
     import torch
 
-    from snasnet.arch import sample
+    from snasnet.network.arch import sample
 
     generator = torch.Generator().manual_seed(seed)
     return [[str(a), a.celltype] for a in (sample(generator, ("backward", "forward")[i % 2]) for i in range(count))]

@@ -24,8 +24,8 @@ import golden_weights
 import torch
 from golden_data import GOLDEN, GOLDEN_ARCH, golden_images
 
-from snasnet.arch import backward_slots
-from snasnet.model import SNASNet, build_model
+from snasnet.network.arch import backward_slots
+from snasnet.network.model import SNASNet, build_model
 
 #: the golden cell's feedback edge node 2 -> node 0 moved to node 3 -> node 1 (a pair the cell leaves free),
 #: with the same weights

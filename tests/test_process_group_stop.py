@@ -50,7 +50,7 @@ def test_evaluation_goes_on_when_its_loader_workers_get_the_groups_sigterm():
     signalled = []
 
     def on_batch(done: int, total: int) -> None:
-        if not signalled:
+        if done and not signalled:  # done=0 comes before the workers start
             signalled.append(_signal_workers())
 
     result = evaluate(model, bundle.test, batch_size=64, workers=2, on_batch=on_batch)

@@ -104,8 +104,8 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` (eval mode, no gradients) on ``data``: mean cross-entropy, top-1, top-5 and the
     spikes of every LIF layer, in ``precision`` (fp32 unless asked: bf16 autocast). Under torchrun each rank
-    takes its share and the figures are summed over ranks. ``on_batch(done, total)`` follows progress;
-    ``should_stop()`` true raises ``Stopped``."""
+    takes its share and the figures are summed over ranks. ``on_batch(done, total)`` follows progress, from
+    ``done=0`` before the loader starts its workers; ``should_stop()`` true raises ``Stopped``."""
     env = env or DistEnv()
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     check_precision(precision)
@@ -113,6 +113,8 @@ def evaluate(
         shard(data, env), batch_size=batch_size, shuffle=False, num_workers=workers, worker_init_fn=ignore_stop_signals
     )
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1 hits, top-5 hits, images
+    if on_batch is not None:
+        on_batch(0, len(loader))
     with eval_mode(model), SpikeMonitor(model) as monitor, torch.no_grad(), autocast(device, precision):
         for index, (images, labels) in enumerate(loader, 1):
             if should_stop is not None and should_stop():

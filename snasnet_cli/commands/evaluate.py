@@ -87,8 +87,9 @@ def evaluate(
 
     from snasnet.core.interrupts import GracefulStop
 
-    # Ctrl-C or SIGTERM: before the first batch, at once; then between batches, where the DataLoader's workers
-    # are shut down cleanly (an interrupt while it receives a batch from a worker can end in its traceback)
+    # Ctrl-C or SIGTERM: while loading, at once; once the loader starts (on_batch(0, ...)), between batches, where
+    # the DataLoader's workers are shut down cleanly. An interrupt while the main process receives a batch from a
+    # worker resets the connection the worker serves the batch's memory on, and the worker prints its traceback.
     stop = GracefulStop(at_once=lambda: not started.get("batches"))
 
     def on_batch(done: int, total: int) -> None:

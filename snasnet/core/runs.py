@@ -1,6 +1,7 @@
 """Run directories and their event stream: the one protocol between jobs and every front end (DESIGN.md).
 
-A job writes ``run.json`` (job, configuration, architecture, seed, versions, start time, status) and
+A job writes ``run.json`` (job, configuration, architecture, seed, versions, start time, status), its
+configuration again as ``config.yaml`` (``snasnet.core.config_file``: what ``--config`` reads back), and
 appends one JSON object per line to ``events.jsonl``, flushed as it happens::
 
     {"v": 1, "ts": 1764250000.12, "event": "candidate_scored", "index": 3, "arch": "0302 0030 3003 0000", ...}
@@ -27,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snasnet.core.atomic import remove_stale_temps, write_text
+from snasnet.core.config_file import CONFIG_YAML, write_config_file
 from snasnet.core.errors import SnasnetError, StorageError
 from snasnet.core.run_lock import RunLock
 
@@ -121,9 +123,9 @@ class RunDir:
         resume: bool = False,
     ) -> RunDir:
         """Make the directory, lock it (``snasnet.core.run_lock``: one writer, until ``close``) and write ``run.json``
-        (status ``running``). With ``resume`` the directory and its events are kept and ``run.json`` is updated;
-        without it an existing non-empty directory is an error, so that no earlier run is overwritten. Temporary
-        files a killed write left behind are removed."""
+        (status ``running``) and ``config.yaml``. With ``resume`` the directory and its events are kept and both
+        files are updated; without it an existing non-empty directory is an error, so that no earlier run is
+        overwritten. Temporary files a killed write left behind are removed."""
         path = Path(run_dir) if run_dir is not None else default_run_dir(job)
         run = cls(path, enabled)
         if not enabled:
@@ -178,6 +180,8 @@ class RunDir:
             info["resumed"] = info.get("resumed", []) + [time.time()]
             _end_torn_line(self.path / EVENTS)
         self._write_info(info)
+        # the same configuration as YAML, which `--config` reads back: the run, repeated
+        write_config_file(self.path / CONFIG_YAML, _plain(config)[0], job)
 
     # --- run.json -------------------------------------------------------------------------------
     def read_info(self) -> dict:

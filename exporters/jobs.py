@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 
 from exporters.parity import Parity
-from snasnet.core.errors import DataError, StorageError
+from snasnet.core.errors import ConfigError, DataError, StorageError
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.network.presets import list_presets
+from snasnet.network.zoo import create_model, named_network
 
 Say = Callable[[str], None]
 
@@ -40,17 +41,25 @@ class CheckFailed(Exception):
 @dataclass(frozen=True)
 class ExportSource:
     """A checkpoint to export: ours describes its network; the original's needs ``arch`` and a preset (or a
-    dataset named like one) and the ``celltype`` and ``second_avgpooling`` it was trained with."""
+    dataset named like one) and the ``celltype`` and ``second_avgpooling`` (None: 2) it was trained with, or
+    ``model``, the named network it holds (``snasnet.network.zoo``), which gives them all."""
 
     checkpoint: Path
     arch: str | None = None
     preset: str | None = None
     celltype: str | None = None
     timesteps: int | None = None
-    second_avgpooling: int = 2
+    second_avgpooling: int | None = None
+    model: str | None = None
 
     def load(self, dataset: str | None = None) -> SNASNet:
         """The model in eval mode."""
+        if self.model is not None:
+            if self.preset is not None:
+                raise ConfigError(f"--model {self.model} names its preset: leave out --preset {self.preset}")
+            given = {"arch": self.arch, "celltype": self.celltype, "second_avgpooling": self.second_avgpooling}
+            named_network(self.model, given)  # a setting that contradicts the name is refused
+            return create_model(self.model, weights=self.checkpoint, timesteps=self.timesteps).eval()
         preset = self.preset if self.preset is not None or dataset not in list_presets() else dataset
         return load_checkpoint(
             self.checkpoint,
@@ -58,8 +67,14 @@ class ExportSource:
             preset=preset,
             celltype=self.celltype,
             timesteps=self.timesteps,
-            second_avgpooling=self.second_avgpooling,
+            second_avgpooling=self.second_avgpooling or 2,
         ).eval()
+
+    def settings(self) -> dict:
+        """The fields given (not None), as a run's configuration records them."""
+        fields_ = {"model": self.model, "arch": self.arch, "preset": self.preset, "celltype": self.celltype,
+                   "timesteps": self.timesteps, "second_avgpooling": self.second_avgpooling}  # fmt: skip
+        return {"checkpoint": str(self.checkpoint), **{k: v for k, v in fields_.items() if v is not None}}
 
     def trained_on(self) -> dict:
         """The data the checkpoint was trained on, as it recorded it (empty for the original's)."""
@@ -123,7 +138,9 @@ def _check_output(output: str | os.PathLike | None, name: str = "", folder: bool
 
 
 def _open_run(fmt: str, source: ExportSource, model: SNASNet, run_dir, config: dict, say: Say) -> RunDir:
-    config = {"format": fmt, "checkpoint": str(source.checkpoint), **config}
+    """The export's run directory; its configuration (run.json, config.yaml) holds every setting of the job, by
+    the names of ``snasnet export FORMAT``'s options, so that ``--config RUN_DIR/config.yaml`` repeats it."""
+    config = {"format": fmt, **source.settings(), **config}
     run = RunDir.create("export", config, run_dir, arch=str(model.arch), celltype=model.arch.celltype)
     say(f"run directory: {run.path}")
     return run
@@ -163,7 +180,8 @@ def export_onnx_job(
     )
     _check_output(output, "model.onnx")
     config = {"mode": mode, "batch": batch or "dynamic", "opset": opset, "exporter": exporter,
-              "timesteps": model.timesteps}  # fmt: skip
+              "spike_counts": spike_counts, "timesteps": model.timesteps, "dataset": dataset,
+              "data_dir": data_dir, "images": images}  # fmt: skip
     run = _open_run("onnx", source, model, run_dir, config, say)
     path = Path(output) if output is not None else run.path / "model.onnx"
     with run.job(job="export", format="onnx", checkpoint=str(source.checkpoint)):
@@ -212,7 +230,8 @@ def export_energy_job(
     model = source.load(dataset)
     images, data_name = check_images(model, dataset, data_dir, batches * batch_size, trained=source.trained_on())
     model = model.to(resolve_device(device))
-    config = {"profile": profile, "batches": batches, "batch_size": batch_size, "dataset": data_name}
+    config = {"profile": profile, "batches": batches, "batch_size": batch_size, "dataset": data_name,
+              "data_dir": data_dir, "count_unused_feedback": count_unused_feedback, "device": device}  # fmt: skip
     run = _open_run("energy", source, model, run_dir, config, say)
     folder = Path(output) if output is not None else run.path
     folder.mkdir(parents=True, exist_ok=True)
@@ -265,7 +284,9 @@ def export_nir_job(
     batch_images, data_name = (
         check_images(model, dataset, data_dir, images, trained=trained) if images else (None, None)
     )
-    run = _open_run("nir", source, model, run_dir, {"dt": dt, "timesteps": model.timesteps, "importers": chosen}, say)
+    config = {"dt": dt, "timesteps": model.timesteps, "importers": importers, "dataset": dataset, "data_dir": data_dir,
+              "images": images}  # fmt: skip
+    run = _open_run("nir", source, model, run_dir, config, say)
     path = Path(output) if output is not None else run.path / "model.nir"
     with run.job(job="export", format="nir", checkpoint=str(source.checkpoint)):
         export_nir(model, path, dt=dt)

@@ -3,6 +3,7 @@
     import snasnet
     model = snasnet.build_model("cifar100", "0302 0030 3003 0000")   # backward cell, T = 5
     scores = model(images)                                            # [B, 100], averaged over T
+    model = snasnet.create_model("snasnet-cifar100-bw")               # the paper's networks by name
 
 Names are imported lazily, so ``import snasnet.network.arch`` (which front ends use to draw cells) does not
 load torch. The packages, lowest layer first (docs/architecture.md): ``core`` (what every job shares),
@@ -31,6 +32,8 @@ _EXPORTS = {
     "model_from_config": "snasnet.network.model",
     "load_checkpoint": "snasnet.network.checkpoint",
     "save_checkpoint": "snasnet.network.checkpoint",
+    "create_model": "snasnet.network.zoo",
+    "list_models": "snasnet.network.zoo",
     "complexity": "snasnet.measure.complexity",
     "SnasnetError": "snasnet.core.errors",
 }
@@ -50,6 +53,8 @@ __all__ = [
     "model_from_config",
     "load_checkpoint",
     "save_checkpoint",
+    "create_model",
+    "list_models",
     "complexity",
     "SnasnetError",
 ]
@@ -63,6 +68,7 @@ if TYPE_CHECKING:
     from snasnet.network.model import SNASNet, build_model, model_from_config
     from snasnet.network.neuron import LIFConfig
     from snasnet.network.presets import Preset, get_preset, list_presets, register_preset
+    from snasnet.network.zoo import create_model, list_models
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,6 +6,7 @@ does it for a checkpoint (ours, or the original's given its architecture and dat
 
     result = evaluate_checkpoint("runs/train-.../checkpoints/best.pt")            # writes runs/eval-...
     result = evaluate_checkpoint("save_cifar100_bw.pth.tar", arch="0302 0030 3003 0000", dataset="cifar100")
+    result = evaluate_checkpoint("save_cifar100_bw.pth.tar", model="snasnet-cifar100-bw")   # the same, by name
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -22,13 +23,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from snasnet.core.device import resolve_device, to_device
 from snasnet.core.distributed import DistEnv, all_reduce_sum
-from snasnet.core.errors import ConfigError
+from snasnet.core.errors import CheckpointError, ConfigError
 from snasnet.core.interrupts import ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.measure.spikes import SpikeMonitor
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
+from snasnet.network.zoo import get_model, named_network
 from snasnet.train.precision import REPORTED, autocast, check_precision
 
 
@@ -157,7 +159,8 @@ def _batch_sums(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 @dataclass
 class EvalConfig:
     """What ``evaluate_checkpoint`` needs. For our checkpoints everything but ``checkpoint`` is optional
-    (the dataset is the one the network was trained on); the original's need ``arch`` and ``dataset``."""
+    (the dataset is the one the network was trained on); the original's need ``arch`` and ``dataset``, or
+    ``model``, the named network they hold (``snasnet.network.zoo``), which gives both."""
 
     checkpoint: str
     dataset: str | None = None
@@ -166,12 +169,13 @@ class EvalConfig:
     dataset_options: dict = field(default_factory=dict)
     arch: str | None = None
     celltype: str | None = None
-    second_avgpooling: int = 2
+    second_avgpooling: int | None = None  # None: the named model's, else 2 (the original's default)
     timesteps: int | None = None
     batch_size: int = 256
     device: str = "auto"
     precision: str = REPORTED  # what the accuracies are computed in: fp32 unless asked
     workers: int = 0
+    model: str | None = None
 
 
 def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
@@ -179,6 +183,10 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     a checkpoint, a network the arguments do not describe, or data the network does not take."""
     raw = read_checkpoint(config.checkpoint)  # fails early, and clearly, for a bad file
     trained = trained_on(raw)
+    if config.model is not None:  # the named network's cell and pooling, checked against any given
+        given = {"arch": config.arch, "celltype": config.celltype, "second_avgpooling": config.second_avgpooling}
+        network = named_network(config.model, given)
+        config = replace(config, **network, dataset=config.dataset or get_model(config.model).dataset)
     name = config.dataset or trained.get("dataset")
     if name is None:
         raise ConfigError(
@@ -191,15 +199,20 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     timesteps = config.timesteps or (raw.get("model_config") or {}).get("timesteps")
     del raw
     bundle = get_dataset(name, data_dir=data_dir, download=config.download, model_timesteps=timesteps, **options)
-    model = load_checkpoint(
-        config.checkpoint,
-        arch=config.arch,
-        preset=bundle.preset,
-        celltype=config.celltype,
-        timesteps=config.timesteps,
-        second_avgpooling=config.second_avgpooling,
-        **bundle.model_overrides(),
-    )
+    try:
+        model = load_checkpoint(
+            config.checkpoint,
+            arch=config.arch,
+            preset=bundle.preset,
+            celltype=config.celltype,
+            timesteps=config.timesteps,
+            second_avgpooling=config.second_avgpooling or 2,
+            **bundle.model_overrides(),
+        )
+    except CheckpointError as exc:
+        if config.model is None:
+            raise
+        raise CheckpointError(f"{config.model}: {exc}") from None
     bundle.check_model(model, str(config.checkpoint))
     p = model.preset
     takes = (p.in_channels, p.image_size, p.num_classes)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from snasnet.core.errors import ConfigError
 from snasnet.network.arch import Architecture
 from snasnet.network.presets import default_timesteps
+from snasnet.network.zoo import get_model, named_network
 from snasnet.train.optimizers import OPTIMIZERS
 from snasnet.train.precision import AUTO, REPORTED, check_precision, check_training_precision
 from snasnet.train.schedulers import SCHEDULERS
@@ -52,6 +53,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: on CUDA
     compile: bool = False
     workers: int | None = None  # DataLoader workers; None: 0 for in-memory data, else up to 4
+    model: str | None = None  # the named network (snasnet.network.zoo) whose arch, celltype and pooling these are
 
     def __post_init__(self) -> None:
         # a clear ArchitectureError for a bad cell, or for one whose output is 0 whatever the image (training it
@@ -120,19 +122,24 @@ DATASET_DEFAULTS: dict[str, dict] = {
 }
 
 
-def train_config(dataset: str = "cifar10", **options: object) -> TrainConfig:
+def train_config(dataset: str | None = None, **options: object) -> TrainConfig:
     """A TrainConfig for ``dataset``: the original's recipe, the dataset's ``DATASET_DEFAULTS``, then
     ``options`` (None means "the default"). Choosing an optimizer without a learning rate gives it its own
-    (``OPTIMIZERS.get(name).lr``)."""
+    (``OPTIMIZERS.get(name).lr``). ``model="snasnet-cifar10-bw"`` (``snasnet.network.zoo``) gives the named
+    network's cell, cell type and pooling, and its dataset when ``dataset`` is None (else cifar10)."""
     known = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - known)
     if unknown:
         raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
+    network = named_network(given["model"], given) if "model" in given else {}
+    dataset = dataset or (get_model(given["model"]).dataset if "model" in given else "cifar10")
     # T: an event dataset's frames per sample (its preset's), else the original's 5
     values: dict = {"dataset": dataset, "timesteps": default_timesteps(dataset), **DATASET_DEFAULTS.get(dataset, {})}
+    values.update(network)
     chosen = given.get("optimizer")
     if chosen is not None and "lr" not in given and chosen != values.get("optimizer", "sgd"):
         values["lr"] = OPTIMIZERS.get(str(chosen)).lr
     values.update(given)
     return TrainConfig(**values)
+

@@ -79,7 +79,44 @@ class DataBundle:
 
 DatasetFactory = Callable[..., DataBundle]
 DATASETS: Registry[DatasetFactory] = Registry("dataset", error=DataError)
-register_dataset = DATASETS.register
+#: where a dataset's files lie under a data root (``data_root``); datasets that need none (bundled with a
+#: package, or generated) have no entry
+DATASET_FILES: dict[str, Callable[[Path], Path]] = {}
+
+
+def register_dataset(
+    name: str, files: Callable[[Path], Path] | None = None
+) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: ``@register_dataset("cifar10", files=lambda root: root / "cifar-10-batches-py")``. ``files``
+    says where the dataset's files are looked for under a data root (what ``find_datasets`` reports)."""
+
+    def add(factory: DatasetFactory) -> DatasetFactory:
+        DATASETS.add(name, factory)
+        if files is not None:
+            DATASET_FILES[name] = files
+        return factory
+
+    return add
+
+
+def find_datasets(data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
+    """For each dataset: where its files are looked for (``path``) and whether something is there (``found``: a
+    folder that is not empty; its contents are not checked); both None for one that needs no files (bundled with
+    a package, or generated). Loads nothing."""
+    root = data_root(data_dir)
+    report = {}
+    for name in DATASETS.names():
+        where = DATASET_FILES.get(name)
+        if where is None:
+            report[name] = {"path": None, "found": None}
+            continue
+        path = where(root)
+        try:
+            found = path.is_dir() and any(path.iterdir())
+        except OSError:  # unreadable: as good as missing
+            found = False
+        report[name] = {"path": str(path.resolve()), "found": found}
+    return report
 
 
 def list_datasets() -> list[str]:

@@ -86,17 +86,24 @@ EVENT_DATASETS: Registry[EventDataset] = Registry("event dataset", error=DataErr
 
 
 def register_event_dataset(
-    name: str, *, sensor_size: tuple[int, int, int], source: str, augmentation: str
+    name: str,
+    *,
+    sensor_size: tuple[int, int, int],
+    source: str,
+    augmentation: str,
+    folder: str | None = None,
 ) -> Callable[[Callable[..., EventBundle]], Callable[..., EventBundle]]:
     """Decorator: ``load(spec, root, download, timesteps, image_size, **options)`` as the dataset ``name``. Its
     default T and frame size are those of the frames preset of the same name (snasnet.network.presets), so the data
-    and the network it feeds are stated in one place."""
+    and the network it feeds are stated in one place. ``folder``: the folder under the data root that holds its
+    recordings (tonic's: the class's name), None for one generated offline."""
 
     def add(load: Callable[..., EventBundle]) -> Callable[..., EventBundle]:
         preset = get_preset(name)
         spec = EventDataset(name, load, preset.timesteps, preset.image_size, sensor_size, source, augmentation)
         EVENT_DATASETS.add(name, spec)
-        register_dataset(name)(_job_dataset(name))
+        files = None if folder is None else lambda root: _tonic_root(root, folder) / folder
+        register_dataset(name, files=files)(_job_dataset(name))
         return load
 
     return add
@@ -301,6 +308,7 @@ def _train_and_test(
 # of spiking neural networks", ICCV 2021, PLIF: its code README runs N-MNIST with -T 10), no augmentation (ibid.).
 @register_event_dataset(
     "nmnist",
+    folder="NMNIST",  # tonic's NMNIST.__name__
     sensor_size=(34, 34, 2),
     source="T=10, 34x34: Fang et al., ICCV 2021 (PLIF)",
     augmentation="none (Fang et al., ICCV 2021)",
@@ -325,6 +333,7 @@ def _nmnist(spec: EventDataset, root: Path, download: bool, timesteps: int, imag
 # 2021, SEW ResNet), no augmentation (ibid.; a flip would turn the left-hand classes into right-hand ones).
 @register_event_dataset(
     "dvsgesture",
+    folder="DVSGesture",  # tonic's DVSGesture.__name__
     sensor_size=(128, 128, 2),
     source="T=16, 128x128: Fang et al., NeurIPS 2021 (SEW ResNet)",
     augmentation="none (Fang et al., NeurIPS 2021): a flip would swap the left- and right-hand classes",
@@ -357,6 +366,7 @@ CIFAR10DVS_TRAIN_FRACTION = 0.9  # no official split: 9:1 per class (Fang et al.
 # ICLR 2022, TET, and its code's DVSCifar10 loader; the roll scales with image_size), 9:1 split per class.
 @register_event_dataset(
     "cifar10dvs",
+    folder="CIFAR10DVS",  # tonic's CIFAR10DVS.__name__
     sensor_size=(128, 128, 2),
     source="T=10, 48x48: Deng et al., ICLR 2022 (TET)",
     augmentation="flip 1/2 and roll up to 5 px at 48x48 (Deng et al., ICLR 2022, TET)",

@@ -156,13 +156,13 @@ def _cifar(name: str, data_dir: str | os.PathLike | None, download: bool) -> Dat
     )
 
 
-@register_dataset("cifar10")
+@register_dataset("cifar10", files=lambda root: root / "cifar-10-batches-py")  # torchvision's base_folder
 def cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
     """CIFAR-10 (``cifar-10-batches-py`` in ``data_dir``) through torchvision's loader."""
     return _cifar("cifar10", data_dir, download)
 
 
-@register_dataset("cifar100")
+@register_dataset("cifar100", files=lambda root: root / "cifar-100-python")
 def cifar100(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
     """CIFAR-100 (``cifar-100-python`` in ``data_dir``) through torchvision's loader."""
     return _cifar("cifar100", data_dir, download)
@@ -219,12 +219,17 @@ def _tiny_val(folder: Path, class_to_idx: dict[str, int], transform: Callable) -
     return LabelledImages(samples, transform)
 
 
-@register_dataset("tinyimagenet")
+def _tiny_folder(root: Path) -> Path:
+    """``tiny-imagenet-200`` under the data root, or the root itself when it is that folder."""
+    return root if (root / "wnids.txt").is_file() else root / TINY_FOLDER
+
+
+@register_dataset("tinyimagenet", files=lambda root: _tiny_folder(root) / "train")
 def tinyimagenet(data_dir: str | os.PathLike | None = None, download: bool = False) -> DataBundle:
     """The standard ``tiny-imagenet-200`` folder (``train/<wnid>/images/``, ``val/val_annotations.txt``) in
     ``data_dir`` (or ``data_dir`` itself), 64x64, the original's augmentation and ImageNet normalisation."""
     root = data_root(data_dir)
-    folder = root if (root / "wnids.txt").is_file() else root / TINY_FOLDER
+    folder = _tiny_folder(root)
     how = f"download {TINY_URL} and unzip it into {root.resolve()} (choose the folder with --data-dir)"
     if download and not folder.is_dir():
         raise DataError(f"TinyImageNet is not downloaded by snasnet: {how}")
@@ -249,7 +254,7 @@ def tinyimagenet(data_dir: str | os.PathLike | None = None, download: bool = Fal
 IMAGEFOLDER_TEST_SPLITS = ("val", "test")
 
 
-@register_dataset("imagefolder")
+@register_dataset("imagefolder", files=lambda root: root / "train")
 def imagefolder(
     data_dir: str | os.PathLike | None = None, download: bool = False, *, image_size: int = 32
 ) -> DataBundle:

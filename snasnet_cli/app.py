@@ -9,7 +9,7 @@ import typer
 
 from snasnet import __version__
 from snasnet.core.errors import SnasnetError
-from snasnet_cli.commands import arch, evaluate, export, search, train, tui
+from snasnet_cli.commands import arch, env, evaluate, export, models, runs, search, train, tui
 from snasnet_cli.options import ChoicesGroup
 
 app = typer.Typer(
@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion: Typer's own, for bash, zsh, fish, PowerShell
     cls=ChoicesGroup,  # help texts list the registries' names
 )
 
@@ -38,13 +38,16 @@ def _root(
     """Search, train, evaluate and export SNASNet spiking neural networks (Kim et al., ECCV 2022)."""
 
 
-# One module per command; export has subcommands (onnx, energy, nir).
+# One module per command; export has subcommands (onnx, energy, nir), runs has export-tb.
 app.command(name="arch")(arch.arch)
 app.command(name="search")(search.search)
 app.command(name="train", context_settings=train.CONTEXT)(train.train)
 app.command(name="eval", context_settings=evaluate.CONTEXT)(evaluate.evaluate)
 app.add_typer(export.app, name="export")
 app.command(name="tui")(tui.tui)
+app.command(name="models")(models.models)
+app.add_typer(runs.app, name="runs")
+app.command(name="env")(env.env)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -68,3 +68,7 @@ CelltypeOption = Annotated[str, typer.Option("--celltype", help="forward or back
 #: --timesteps of the jobs that build a network for a dataset (train, search)
 DATASET_TIMESTEPS_HELP = "Timesteps T \\[default: the dataset's: an event dataset's frames per sample, else 5]."
 PRECISIONS = choices("snasnet.train.precision:PRECISIONS")
+MODELS = choices("snasnet.network.zoo:MODELS")
+TensorBoardOption = Annotated[
+    bool, typer.Option("--tensorboard", help="Also write TensorBoard files in RUN_DIR/tb (tensorboard --logdir runs).")
+]

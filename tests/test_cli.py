@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,8 +24,22 @@ def snasnet(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("search", "train", "eval", "export", "tui", "arch"):
+    for command in ("search", "train", "eval", "export", "tui", "arch", "models", "runs", "env"):
         assert command in result.output
+    assert "--install-completion" in result.output
+
+
+@pytest.mark.parametrize(("words", "expected"), [("snasnet ex", ["export"]), ("snasnet runs ", ["export-tb"])])
+def test_shell_completion_is_typers_own(words, expected):
+    """What the script `snasnet --install-completion` installs asks the command itself, as bash does."""
+    env = {
+        **os.environ,
+        "_SNASNET_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    done = subprocess.run([sys.executable, "-m", "snasnet_cli"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.split() == expected, done
 
 
 def test_version():

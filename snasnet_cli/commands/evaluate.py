@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DATASETS, PRECISIONS, DeviceOption, QuietOption, RunDirOption
+from snasnet_cli.config_option import config_extras, config_option, merged, one_source
+from snasnet_cli.options import DATASETS, MODELS, PRECISIONS, DeviceOption, QuietOption, RunDirOption
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
@@ -22,6 +23,12 @@ ORIGINAL = "The original's checkpoints (they do not record their network)"
 def evaluate(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint: checkpoints/best.pt of a run, or the original's.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help=f"The named network it holds ({MODELS}): cell, pooling, dataset.", rich_help_panel=ORIGINAL
+        ),
+    ] = None,
     arch: Annotated[
         str | None, typer.Option("--arch", help="The cell: --arch 0302 0030 3003 0000.", rich_help_panel=ORIGINAL)
     ] = None,
@@ -34,8 +41,11 @@ def evaluate(
         typer.Option("--celltype", help="forward or backward \\[default: backward].", rich_help_panel=ORIGINAL),
     ] = None,
     second_avgpooling: Annotated[
-        int, typer.Option("--second-avgpooling", help="Pooling before the classifier.", rich_help_panel=ORIGINAL)
-    ] = 2,
+        int | None,
+        typer.Option(
+            "--second-avgpooling", help="Pooling before the classifier \\[default: 2].", rich_help_panel=ORIGINAL
+        ),
+    ] = None,
     timesteps: Annotated[
         int | None, typer.Option("--timesteps", help="Timesteps T \\[default: the network's].")
     ] = None,
@@ -52,11 +62,13 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON for machines.")] = False,
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
+    config_file: config_option("snasnet.train.evaluate:EvalConfig") = None,
 ) -> None:
     """Evaluate a checkpoint on its test set: top-1, top-5, loss, firing rate and spikes per image per layer.
 
     Ours need nothing else. The original's need their network, as in its README:
     [bold]snasnet eval save_cifar100_bw.pth.tar --arch 0302 0030 3003 0000 --dataset cifar100 --celltype backward[/bold]
+    or by name: [bold]snasnet eval --model snasnet-cifar100-bw save_cifar100_bw.pth.tar[/bold]
     """
     from snasnet.core.errors import ConfigError
     from snasnet.core.interrupts import sigterm_as_interrupt
@@ -67,20 +79,22 @@ def evaluate(
     arch, rest = join_arch_rows(arch, [checkpoint, *ctx.args])
     if len(rest) != 1:
         raise ConfigError(f"give one checkpoint (got {' '.join(rest) or 'none'})")
-    config = EvalConfig(
-        checkpoint=rest[0],
-        dataset=dataset,
-        data_dir=None if data_dir is None else str(data_dir),
-        download=download,
-        arch=arch,
-        celltype=celltype,
-        second_avgpooling=second_avgpooling,
-        timesteps=timesteps,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        workers=workers,
-    )
+    given = {
+        "checkpoint": rest[0],
+        "dataset": dataset,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "download": download,
+        "model": model,
+        "arch": arch,
+        "celltype": celltype,
+        "second_avgpooling": second_avgpooling,
+        "timesteps": timesteps,
+        "batch_size": batch_size,
+        "device": device,
+        "precision": precision,
+        "workers": workers,
+    }
+    config = EvalConfig(**merged(config_extras(ctx), one_source(ctx, given)))
     console = Console(stderr=True, highlight=False)
     progress = None if quiet or as_json else _progress(console)
     started = {}

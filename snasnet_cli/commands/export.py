@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DATASETS, DataDirOption, QuietOption, RunDirOption, choices
+from snasnet_cli.config_option import config_option, one_source
+from snasnet_cli.options import DATASETS, MODELS, DataDirOption, QuietOption, RunDirOption, choices
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows), as in train and eval.
 CONTEXT = {"allow_extra_args": True}
@@ -36,7 +37,13 @@ PresetOption = Annotated[
     str | None, typer.Option("--preset", help="Original checkpoints only: network preset (default: --dataset's).")
 ]
 CelltypeOpt = Annotated[str | None, typer.Option("--celltype", help="Original checkpoints only: forward or backward.")]
-PoolingOption = Annotated[int, typer.Option("--second-avgpooling", help="Original checkpoints only: last pooling.")]
+PoolingOption = Annotated[
+    int | None, typer.Option("--second-avgpooling", help="Original checkpoints only: last pooling \\[default: 2].")
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help=f"Original checkpoints only: the named network it holds ({MODELS})."),
+]
 TimestepsOpt = Annotated[int | None, typer.Option("--timesteps", help="Timesteps T (default: the checkpoint's).")]
 DatasetOpt = Annotated[
     str | None,
@@ -58,7 +65,7 @@ def _say(console: Console, quiet: bool):
     return (lambda text: None) if quiet else console.print
 
 
-def _source(ctx: typer.Context, checkpoint, arch, preset, celltype, timesteps, second_avgpooling):
+def _source(ctx: typer.Context, checkpoint, model, arch, preset, celltype, timesteps, second_avgpooling):
     """The checkpoint to export; ``--arch`` in four words gives its rows after the first among the positionals."""
     from exporters.jobs import ExportSource
     from snasnet.core.errors import ConfigError
@@ -66,7 +73,8 @@ def _source(ctx: typer.Context, checkpoint, arch, preset, celltype, timesteps, s
     arch, rest = join_arch_rows(arch, [str(checkpoint), *ctx.args])
     if len(rest) != 1:
         raise ConfigError(f"give one checkpoint (got {' '.join(rest)})")
-    return ExportSource(Path(rest[0]), arch, preset, celltype, timesteps, second_avgpooling)
+    cell = one_source(ctx, {"model": model, "arch": arch, "celltype": celltype, "second_avgpooling": second_avgpooling})
+    return ExportSource(Path(rest[0]), timesteps=timesteps, preset=preset, **cell)
 
 
 def _parse_batch(value: str) -> int | None:
@@ -126,13 +134,15 @@ def onnx_command(
     timesteps: TimestepsOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
-    check_images: CheckImagesOption = 128,
+    images: CheckImagesOption = 128,
+    model: ModelOption = None,
     arch: ArchOption = None,
     preset: PresetOption = None,
     celltype: CelltypeOpt = None,
-    second_avgpooling: PoolingOption = 2,
+    second_avgpooling: PoolingOption = None,
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
+    config_file: config_option(fixed={"format": "onnx"}) = None,
 ) -> None:
     """ONNX graph from image to class scores (LIF state explicit), checked in onnxruntime against PyTorch."""
     from exporters.jobs import export_onnx_job
@@ -142,7 +152,7 @@ def onnx_command(
     exporter = _choice(exporter, EXPORTERS.names(), "--exporter")
     fixed_batch = _parse_batch(batch)
     console = _console()
-    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    source = _source(ctx, checkpoint, model, arch, preset, celltype, timesteps, second_avgpooling)
     _run_checked(
         "onnx",
         lambda: export_onnx_job(
@@ -155,7 +165,7 @@ def onnx_command(
             exporter=exporter,
             dataset=dataset,
             data_dir=data_dir,
-            images=check_images,
+            images=images,
             run_dir=run_dir,
             say=_say(console, quiet),
         ),  # fmt: skip
@@ -197,13 +207,15 @@ def energy_command(
     ] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for energy.json/csv/png.")] = None,
     timesteps: TimestepsOpt = None,
+    model: ModelOption = None,
     arch: ArchOption = None,
     preset: PresetOption = None,
     celltype: CelltypeOpt = None,
-    second_avgpooling: PoolingOption = 2,
+    second_avgpooling: PoolingOption = None,
     device: Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.")] = "auto",
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
+    config_file: config_option(fixed={"format": "energy"}) = None,
 ) -> None:
     """Per-layer energy from measured spikes (SOPs x E_AC, analog inputs MACs x E_MAC) beside the same-shape ANN."""
     from exporters.energy_profiles import get_profile
@@ -217,7 +229,7 @@ def energy_command(
         raise typer.Exit()
     profile = _choice(profile, profile_names(), "--profile")
     console = _console()
-    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    source = _source(ctx, checkpoint, model, arch, preset, celltype, timesteps, second_avgpooling)
 
     def summarise(result) -> None:
         _print_energy(console, result.product)
@@ -292,8 +304,8 @@ def nir_command(
     timesteps: TimestepsOpt = None,
     dataset: DatasetOpt = None,
     data_dir: DataDirOption = None,
-    check_images: CheckImagesOption = 64,
-    check: Annotated[
+    images: CheckImagesOption = 64,
+    importers: Annotated[
         str | None,
         typer.Option(
             "--check",
@@ -301,23 +313,25 @@ def nir_command(
             "(default: every one installed; nirtorch always runs).",
         ),
     ] = None,
+    model: ModelOption = None,
     arch: ArchOption = None,
     preset: PresetOption = None,
     celltype: CelltypeOpt = None,
-    second_avgpooling: PoolingOption = 2,
+    second_avgpooling: PoolingOption = None,
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
+    config_file: config_option(fixed={"format": "nir"}) = None,
 ) -> None:
     """NIR graph of one timestep (read back with nir.read, run for T steps in nirtorch and the installed
     toolchains' importers, compared with PyTorch)."""
     from exporters.jobs import export_nir_job
     from exporters.nir_importers import IMPORTERS
 
-    importers = None
-    if check is not None:
-        importers = [_choice(name.strip(), IMPORTERS.names(), "--check") for name in check.split(",") if name.strip()]
+    if importers is not None:
+        names = [name.strip() for name in importers.split(",") if name.strip()]
+        importers = [_choice(name, IMPORTERS.names(), "--check") for name in names]
     console = _console()
-    source = _source(ctx, checkpoint, arch, preset, celltype, timesteps, second_avgpooling)
+    source = _source(ctx, checkpoint, model, arch, preset, celltype, timesteps, second_avgpooling)
 
     def summarise(result) -> None:
         f = result.figures
@@ -338,7 +352,7 @@ def nir_command(
             dt=dt,
             dataset=dataset,
             data_dir=data_dir,
-            images=check_images,
+            images=images,
             importers=importers,
             run_dir=run_dir,
             say=_say(console, quiet),

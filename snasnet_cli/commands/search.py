@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from snasnet_cli.config_option import config_extras, config_option, from_file, on_command_line
 from snasnet_cli.options import (
     DATASET_TIMESTEPS_HELP,
     CelltypeOption,
@@ -23,6 +24,7 @@ from snasnet_cli.options import (
     QuietOption,
     RunDirOption,
     SeedOption,
+    TensorBoardOption,
     choices,
 )
 
@@ -171,6 +173,8 @@ def search(
     population: Annotated[int, typer.Option(help="Population size.", rich_help_panel=EVOLUTION)] = 50,
     tournament: Annotated[int, typer.Option(help="Members drawn to pick each parent.", rich_help_panel=EVOLUTION)] = 10,
     quiet: QuietOption = False,
+    tensorboard: TensorBoardOption = False,
+    config_file: config_option("snasnet.search.job:SearchConfig") = None,
 ) -> None:
     """Training-free architecture search: score cells at initialisation (SAHD) and rank them.
 
@@ -184,6 +188,7 @@ def search(
     from snasnet.search.objectives import parse_objectives
 
     options = {
+        **config_extras(ctx),  # settings of the --config file that have no flag (dataset_options ...)
         "dataset": dataset,
         "data_dir": None if data_dir is None else str(data_dir),
         "download": download,
@@ -213,6 +218,8 @@ def search(
         if resume is not None:
             if run_dir is not None and Path(run_dir) != resume:
                 raise ConfigError("--resume continues the run in its own directory: leave out --run-dir")
+            if config_file is not None:
+                raise ConfigError("--resume continues a search with its own settings: leave out --config")
             given = {k: v for k, v in options.items() if _given(ctx, k)}
             config, path = resume_config(resume, **given), resume
         else:
@@ -223,9 +230,14 @@ def search(
 
     console = Console(stderr=True)
     progress = None if quiet else SearchProgress(console)
+    listeners = [] if progress is None else [progress]
+    if tensorboard or (resume is not None and (resume / "tb").is_dir()):  # a logged search goes on logging
+        from snasnet.core.tensorboard import TensorBoardLog
+
+        listeners.append(TensorBoardLog(path))
     sigterm_as_interrupt()
     try:
-        result = run_search(config, path, resume=resume is not None, on_event=progress)
+        result = run_search(config, path, resume=resume is not None, on_event=_all(listeners))
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
@@ -246,6 +258,13 @@ def search(
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the user set this option (on the command line or by environment), not its default."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+    """Whether the user set this option (on the command line, by environment or in the --config file), not its
+    default."""
+    return on_command_line(ctx, name) or from_file(ctx, name)
+
+
+def _all(listeners: list):  # noqa: ANN202
+    """One ``on_event`` that tells each listener, or None for none."""
+    if not listeners:
+        return None
+    return lambda event: [listener(event) for listener in listeners]

@@ -10,7 +10,17 @@ import typer
 from rich.console import Console
 
 from snasnet_cli.arch_rows import join_arch_rows
-from snasnet_cli.options import DATASET_TIMESTEPS_HELP, DATASETS, PRECISIONS, QuietOption, RunDirOption, choices
+from snasnet_cli.config_option import config_extras, config_option, merged, one_source
+from snasnet_cli.options import (
+    DATASET_TIMESTEPS_HELP,
+    DATASETS,
+    MODELS,
+    PRECISIONS,
+    QuietOption,
+    RunDirOption,
+    TensorBoardOption,
+    choices,
+)
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
@@ -30,6 +40,10 @@ def train(
     ] = None,
     from_search: Annotated[
         Path | None, _opt("--from-search", help="A search's run directory: its best_arch.json (and dataset).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        _opt("--model", help=f"A named network ({MODELS}): its cell, cell type, pooling and dataset."),
     ] = None,
     celltype: Annotated[str | None, _opt("--celltype", help="forward or backward \\[default: backward].")] = None,
     dataset: Annotated[
@@ -104,6 +118,8 @@ def train(
         Path | None, _opt("--resume", help="Continue the interrupted run in this directory, with its settings.")
     ] = None,
     quiet: QuietOption = False,
+    tensorboard: TensorBoardOption = False,
+    config_file: config_option("snasnet.train.recipe:TrainConfig") = None,
 ) -> None:
     """Train a cell with surrogate gradients: the original's recipe (SGD 0.1, cosine, 300 epochs, batch 64, T=5).
 
@@ -119,6 +135,10 @@ def train(
     arch, extra = join_arch_rows(arch, ctx.args)
     if extra:
         raise ConfigError(f"unexpected argument(s): {' '.join(extra)} (the cell goes after --arch)")
+    cell = one_source(ctx, {"arch": arch, "arch_file": arch_file, "from_search": from_search, "model": model,
+                            "celltype": celltype, "second_avgpooling": second_avgpooling})  # fmt: skip
+    arch, arch_file, from_search, model = cell["arch"], cell["arch_file"], cell["from_search"], cell["model"]
+    celltype, second_avgpooling = cell["celltype"], cell["second_avgpooling"]
     recipe = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -152,24 +172,28 @@ def train(
     listeners = () if progress is None else (progress,)
 
     if resume is not None:
+        if config_file is not None:
+            raise ConfigError("--resume continues a run with its own settings: leave out --config")
         given = [k for k, v in {**recipe, **data, "arch": arch, "arch_file": arch_file}.items() if v is not None]
-        given += ["from_search"] if from_search is not None else []
-        given += ["celltype"] if celltype is not None else []
+        given += [k for k, v in (("from_search", from_search), ("celltype", celltype), ("model", model)) if v]
         if given or (run_dir is not None and Path(run_dir) != resume):
             options = ", ".join("--" + k.replace("_", "-") for k in given) or "--run-dir"
             raise ConfigError(f"--resume continues a run with its own settings: leave out {options}")
+        if tensorboard or (resume / "tb").is_dir():  # a run logged to TensorBoard goes on doing so
+            listeners = (*listeners, _tensorboard_log(resume))
         path, start = resume, lambda: resume_run(resume, device=device, workers=workers, listeners=listeners)
     else:
         cell, name = _architecture(arch, arch_file, from_search, celltype)
-        config = train_config(
-            dataset or name or "cifar10",
+        given = {
             **{k: v for k, v in data.items() if k != "dataset"},
             **recipe,
-            arch=str(cell) if cell else None,
-            celltype=cell.celltype if cell else celltype,
-            device=device,
-            workers=workers,
-        )
+            "arch": str(cell) if cell else None,
+            "celltype": cell.celltype if cell else celltype,
+            "model": model,
+            "device": device,
+            "workers": workers,
+        }
+        config = train_config(dataset or name, **merged(config_extras(ctx), given))
         from snasnet.core.runs import default_run_dir
 
         path = run_dir or default_run_dir("train")
@@ -180,6 +204,8 @@ def train(
                     progress.say(_describe(config, path, event))
 
             listeners = (describe, progress)
+        if tensorboard:
+            listeners = (*listeners, _tensorboard_log(path))
         start = lambda: fit(config, path, listeners=listeners)  # noqa: E731
     try:
         result = start()
@@ -205,6 +231,12 @@ def train(
     )
 
 
+def _tensorboard_log(run_dir: Path):  # noqa: ANN202 (a run listener)
+    from snasnet.core.tensorboard import TensorBoardLog
+
+    return TensorBoardLog(run_dir)
+
+
 def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | None, celltype: str | None):
     """(the cell, the dataset its search used or None) from whichever of the three sources was given."""
     from snasnet.core.errors import ConfigError
@@ -228,8 +260,9 @@ def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | 
 def _describe(config, path, started: dict) -> str:
     lr = f"lr {config.lr:g}" + (f", momentum {config.momentum:g}" if config.optimizer == "sgd" else "")
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    named = f"{config.model}: " if config.model else ""
     return (
-        f"training {config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
+        f"training {named}{config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
         f"T={config.timesteps}, on {started['device']}: training {started['train_precision']}, validation "
         f"{started['val_precision']}; run directory {path}"

@@ -23,3 +23,17 @@ def lively_weights(model: nn.Module, seed: int = 0) -> nn.Module:
             else:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.2)
     return model
+
+
+def run_cli(capsys, *args: object) -> tuple[int, str, str]:  # noqa: ANN001 (pytest's capsys)
+    """``snasnet ARGS`` through the real entry point in this process (one-line errors included): exit code,
+    stdout, stderr."""
+    from snasnet_cli.app import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -9,24 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import lively_weights, run_cli
 
 from snasnet.core.config_file import read_config_file, write_config_file
 from snasnet.core.errors import ConfigError
 from snasnet.core.runs import RunDir
-from snasnet_cli.app import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    """The real entry point in this process: exit code, stdout, stderr."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def settings(run_dir: Path) -> dict:
@@ -202,8 +191,6 @@ def test_a_training_repeats_from_its_config_yaml_to_the_same_weights(tmp_path, c
 
 
 def test_an_eval_repeats_from_its_config_yaml(tmp_path, capsys):
-    from helpers import lively_weights
-
     from snasnet.network.checkpoint import save_checkpoint
     from snasnet.network.model import build_model
 

@@ -7,21 +7,11 @@ import json
 from importlib import metadata
 
 import torch
+from helpers import run_cli
 
 from snasnet.data.datasets import list_datasets
-from snasnet_cli.app import main
 
 PACKAGES = ["snasnet", "torch", "torchvision", "spikingjelly", "tonic", "onnx", "onnxruntime", "nir", "nirtorch"]
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_env_json_holds_the_versions_the_machine_and_the_data(tmp_path, capsys, monkeypatch):
@@ -29,7 +19,7 @@ def test_env_json_holds_the_versions_the_machine_and_the_data(tmp_path, capsys, 
     (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"x")
     (tmp_path / "cifar-100-python").mkdir()  # empty: not found
     monkeypatch.setenv("SNASNET_DATA", str(tmp_path))
-    code, out, err = run(capsys, "env", "--json")
+    code, out, err = run_cli(capsys, "env", "--json")
     assert code == 0, err
     report = json.loads(out)
     assert set(report) == {"snasnet", "python", "platform", "executable", "packages", "nir_importers", "cpu", "cuda",
@@ -58,7 +48,7 @@ def test_env_json_holds_the_versions_the_machine_and_the_data(tmp_path, capsys, 
 
 
 def test_env_prints_lines_to_paste_into_an_issue(tmp_path, capsys):
-    code, out, err = run(capsys, "env", "--data-dir", tmp_path)
+    code, out, err = run_cli(capsys, "env", "--data-dir", tmp_path)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == f"snasnet: {metadata.version('snasnet')}"

@@ -12,25 +12,15 @@ import pytest
 import torch
 from dataset_files import skip_cifar_md5
 from golden_data import GOLDEN
+from helpers import run_cli
 
 import snasnet
 from exporters.jobs import ExportSource
 from snasnet.core.errors import CheckpointError, ConfigError
 from snasnet.network.zoo import get_model, list_models
-from snasnet_cli.app import main
 
 #: the original code's state_dict layout of each network (tests/data/original-snasnet/README.md says how)
 LAYOUTS = {"snasnet-cifar10-bw": "cifar10_bw.layout.json", "snasnet-cifar100-bw": "cifar100_bw.layout.json"}
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def layout(name: str) -> dict:
@@ -115,7 +105,7 @@ def test_eval_by_name_gives_the_originals_predictions_on_its_checkpoint(
     write_golden_cifar100(tmp_path / "data", golden_expected["pred"])
     path = original_file(tmp_path, "snasnet-cifar100-bw", make_state_dict)
     args = ["--data-dir", tmp_path / "data", "--json", "-q"]
-    code, out, err = run(capsys, "eval", "--model", "snasnet-cifar100-bw", path, *args, "--run-dir", tmp_path / "e")
+    code, out, err = run_cli(capsys, "eval", "--model", "snasnet-cifar100-bw", path, *args, "--run-dir", tmp_path / "e")
     assert code == 0, err
     report = json.loads(out)
     assert report["images"] == 32 and report["top1"] >= 29 / 32, report["top1"]
@@ -123,12 +113,12 @@ def test_eval_by_name_gives_the_originals_predictions_on_its_checkpoint(
     assert (started["arch"], started["dataset"]) == ("0302 0030 3003 0000", "cifar100")
 
     # the other network's name: one line naming the model and the first key that differs
-    code, _, err = run(capsys, "eval", "--model", "snasnet-cifar10-bw", path, *args, "--dataset", "cifar100")
+    code, _, err = run_cli(capsys, "eval", "--model", "snasnet-cifar10-bw", path, *args, "--dataset", "cifar100")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert f"snasnet-cifar10-bw: {path} does not fit architecture 0303 0030 2002 0200" in err
     assert "first mismatch at 'cell1.cell_architecture.3.1.weight'" in err
     # a setting that contradicts the name
-    code, _, err = run(capsys, "eval", "--model", "snasnet-cifar100-bw", path, "--second-avgpooling", "4", *args)
+    code, _, err = run_cli(capsys, "eval", "--model", "snasnet-cifar100-bw", path, "--second-avgpooling", "4", *args)
     assert code == 2 and "snasnet-cifar100-bw is 0302 0030 3003 0000 (backward, second_avgpooling 2)" in err
 
 
@@ -142,22 +132,22 @@ def test_train_by_name_takes_the_cell_pooling_and_dataset(capsys, monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(snasnet.train.job, "fit", fit)
-    code, _, err = run(capsys, "train", "--model", "snasnet-cifar10-bw", "-q")
+    code, _, err = run_cli(capsys, "train", "--model", "snasnet-cifar10-bw", "-q")
     assert code == 0, err
     c = seen.pop("c")
     assert (c.model, c.dataset, c.arch, c.celltype, c.second_avgpooling) == (
         "snasnet-cifar10-bw", "cifar10", "0303 0030 2002 0200", "backward", 4
     )  # fmt: skip
-    code, _, err = run(capsys, "train", "--model", "snasnet-cifar10-bw", "--dataset", "digits", "-q")
+    code, _, err = run_cli(capsys, "train", "--model", "snasnet-cifar10-bw", "--dataset", "digits", "-q")
     assert code == 0 and seen.pop("c").dataset == "digits"
-    code, _, err = run(capsys, "train", "--model", "snasnet-cifar10-bw", "--arch", "0302", "0030", "3003", "0000")
+    code, _, err = run_cli(capsys, "train", "--model", "snasnet-cifar10-bw", "--arch", "0302", "0030", "3003", "0000")
     assert code == 2 and "snasnet-cifar10-bw is 0303 0030 2002 0200" in err and "leave out --arch" in err
 
 
 def test_models_lists_the_names_and_json_holds_every_field(capsys):
-    code, out, _ = run(capsys, "models")
+    code, out, _ = run_cli(capsys, "models")
     assert code == 0 and "snasnet-cifar10-bw" in out and "93.73%" in out and "0302 0030 3003 0000" in out
-    code, out, _ = run(capsys, "models", "--json")
+    code, out, _ = run_cli(capsys, "models", "--json")
     entries = json.loads(out)
     assert [e["name"] for e in entries] == list_models()
     assert set(entries[0]) >= {"preset", "arch", "celltype", "second_avgpooling", "paper_top1", "weights_url"}

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from snasnet.core.interrupts import GracefulStop
 from snasnet.core.runs import EVENTS, EventReader
 from snasnet.core.tensorboard import TensorBoardLog, export_tensorboard
 from snasnet.train.job import fit, resume, train_config
-from snasnet_cli.app import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -38,15 +38,6 @@ def read_log(folder: Path) -> EventAccumulator:
 
 def steps(log: EventAccumulator, tag: str) -> list[int]:
     return [s.step for s in log.Scalars(tag)]
-
-
-def run(capsys, *args: object) -> tuple[int, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +81,7 @@ def test_a_training_shows_loss_accuracy_rate_and_spikes_per_layer_once_per_step(
 
 
 def test_export_tb_writes_what_the_live_log_holds(interrupted_training, tmp_path, capsys):
-    code, err = run(capsys, "runs", "export-tb", interrupted_training, "-o", tmp_path / "tb")
+    code, _, err = run_cli(capsys, "runs", "export-tb", interrupted_training, "-o", tmp_path / "tb")
     assert code == 0, err
     live, exported = read_log(interrupted_training / "tb"), read_log(tmp_path / "tb")
     assert set(exported.Tags()["scalars"]) == set(live.Tags()["scalars"])
@@ -144,8 +135,8 @@ def test_a_resume_after_a_kill_replaces_the_repeated_steps(tmp_path):
 def test_a_search_shows_each_candidate_the_histogram_and_the_front(tmp_path, capsys):
     args = ["--dataset", "digits", "-n", "4", "--batch-size", "16", "--repeat", "1", "--timesteps", "2", "--seed", "1"]
     run_dir = tmp_path / "s"
-    code, err = run(capsys, "search", *args, "--objectives", "sahd,sops", "--device", "cpu", "--run-dir", run_dir,
-                    "--tensorboard", "-q")  # fmt: skip
+    args += ["--objectives", "sahd,sops", "--device", "cpu", "--run-dir", run_dir, "--tensorboard", "-q"]
+    code, _, err = run_cli(capsys, "search", *args)
     assert code == 0, err
     log = read_log(run_dir / "tb")
     tags = log.Tags()
@@ -160,7 +151,7 @@ def test_a_search_shows_each_candidate_the_histogram_and_the_front(tmp_path, cap
 
 def test_without_tensorboard_the_option_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
-    code, err = run(capsys, "train", "--dataset", "digits", "--tensorboard", "--run-dir", tmp_path / "r")
+    code, _, err = run_cli(capsys, "train", "--dataset", "digits", "--tensorboard", "--run-dir", tmp_path / "r")
     assert (
         code == 2
         and err == "snasnet: error: TensorBoard logging needs the tensorboard package: pip install tensorboard\n"

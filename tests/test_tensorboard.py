@@ -118,9 +118,13 @@ def killed_and_resumed(run_dir: Path, make_listener) -> None:
     emit(run_dir, second, {"event": "run_finished", "status": "ok"})
 
 
-def test_a_resume_after_a_kill_replaces_the_repeated_steps(tmp_path):
+@pytest.mark.parametrize("logged_from_the_start", [True, False])
+def test_a_resume_after_a_kill_replaces_the_repeated_steps(tmp_path, logged_from_the_start):
+    """Logged from the start, the resumed process's steps replace the killed one's; logged from the resume on
+    (``--tensorboard`` given to ``--resume`` only), the earlier events are written first: the same log."""
     run_dir = tmp_path / "run"
-    killed_and_resumed(run_dir, lambda: TensorBoardLog(run_dir))
+    processes = iter([logged_from_the_start, True])
+    killed_and_resumed(run_dir, lambda: TensorBoardLog(run_dir) if next(processes) else (lambda event: None))
     log = read_log(run_dir / "tb")
     loss = [(s.step, s.value) for s in log.Scalars("train/loss")]
     assert loss == [(1, 9.0), (2, 9.0), (3, 9.0), (4, 9.0), (5, 1.0), (6, 1.0), (7, 1.0), (8, 1.0)]

@@ -236,9 +236,10 @@ class _Writer:
 
 class TensorBoardLog:
     """A run's listener (``RunDir.subscribe``, ``listeners=``) that writes ``RUN_DIR/tb/`` while the job runs.
-    Each job's ``run_started`` opens an event file (a resumed job's with ``purge_step``, after re-reading what
-    the earlier processes recorded, so that e.g. the search's final histogram covers every candidate); each event
-    is flushed as it comes, so a killed job loses nothing that ``events.jsonl`` holds."""
+    Each job's ``run_started`` opens an event file; a resumed job's has ``purge_step`` and comes after re-reading
+    what the earlier processes recorded (so that e.g. the search's final histogram covers every candidate; a run
+    that was not logged before gets those records written first). Each event is flushed as it comes, so a killed
+    job loses nothing that ``events.jsonl`` holds."""
 
     def __init__(self, run_dir: str | os.PathLike, log_dir: str | os.PathLike | None = None) -> None:
         require_tensorboard()
@@ -251,12 +252,16 @@ class TensorBoardLog:
         if event.get("event") == "run_started":
             self.close()
             purge = self.events.purge_step(event)
-            if purge is not None:  # catch up with what the earlier processes recorded, writing nothing
+            backlog = []
+            if purge is not None:  # catch up with what the earlier processes recorded (events.jsonl holds this one too)
                 earlier = EventReader(self.run_dir / EVENTS).read_new()
                 last_start = max((i for i, e in enumerate(earlier) if e["event"] == "run_started"), default=0)
-                for past in earlier[:last_start]:
-                    self.events.records(past)
+                backlog = [r for r in tensorboard_records(earlier[:last_start], self.events) if r.step < purge]
+            written = self.log_dir.is_dir() and any(self.log_dir.glob("events.out.tfevents.*"))
             self._writer = _Writer(self.log_dir, purge)
+            if not written:  # a run logged from its resume on: its earlier events first, as an export would
+                for record in backlog:
+                    self._writer.write(record)
         if self._writer is None:
             return
         for record in self.events.records(event):
@@ -271,10 +276,11 @@ class TensorBoardLog:
             self._writer = None
 
 
-def tensorboard_records(events: Iterable[dict]) -> list[Record]:
+def tensorboard_records(events: Iterable[dict], converter: TensorBoardEvents | None = None) -> list[Record]:
     """The records of a whole event stream, as TensorBoard shows them after every resume's purge: what a resumed
-    job wrote again replaces what its stopped predecessor wrote from the same step on."""
-    converter, records = TensorBoardEvents(), []
+    job wrote again replaces what its stopped predecessor wrote from the same step on. ``converter``: the one to
+    use (and leave in the state the stream ends in); a new one by default."""
+    converter, records = converter or TensorBoardEvents(), []
     for event in events:
         if event.get("event") == "run_started":
             purge = converter.purge_step(event)

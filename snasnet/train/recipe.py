@@ -142,4 +142,3 @@ def train_config(dataset: str | None = None, **options: object) -> TrainConfig:
         values["lr"] = OPTIMIZERS.get(str(chosen)).lr
     values.update(given)
     return TrainConfig(**values)
-

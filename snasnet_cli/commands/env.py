@@ -35,6 +35,7 @@ def _version(value: str | None) -> str:
 def format_environment(report: dict) -> list[str]:
     """The report as ``key: value`` lines."""
     from exporters.environment import SPIKINGJELLY_CHOICE
+
     packages = report["packages"]
     lines = [f"snasnet: {_version(report['snasnet'])}", f"python: {report['python']}"]
     lines.append(f"platform: {report['platform']}")

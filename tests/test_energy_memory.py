@@ -3,11 +3,15 @@ spikingjelly's Lemaire estimator where both apply, chip profiles, the break-even
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import torch
 from helpers import lively_weights
 from spikingjelly.activation_based.op_counter.analytical_energy import LemaireEnergyConfig, estimate_lemaire_energy
-from test_energy import T, OneLayer, image_4x4
+from test_energy import OneLayer, T, image_4x4
+from test_search import csv_rows
+from test_search_cli import run_cli
 from torch import nn
 
 from exporters.energy import count_operations, energy_report
@@ -16,7 +20,7 @@ from snasnet.measure.energy_profiles import get_profile
 from snasnet.measure.synops import ANALOG, SPIKES, SynapticCounter
 from snasnet.network.model import build_model
 from snasnet.network.neuron import LIFConfig, make_lif
-from snasnet.search.objectives import minimised, parse_objectives, rank
+from snasnet.search.objectives import parse_objectives
 from snasnet.search.pareto import dominates
 
 
@@ -189,21 +193,22 @@ def test_an_snn_that_costs_more_than_the_ann_without_spikes_has_no_break_even():
     assert estimate.mean_firing_rate > 0 and estimate.break_even_rate is None
 
 
-def test_energy_is_a_search_objective_that_ranks_by_the_estimate(tmp_path):
-    from test_search import config
-
-    from snasnet.search.job import run_search
-
-    result = run_search(config(num_search=6, objectives=("sahd", "energy")), tmp_path / "run")
-    objectives = parse_objectives("sahd,energy")
-    assert objectives[1].name == "energy" and objectives[1].direction == "min"
-    energies = [c.energy_pj for c in result.candidates]
-    assert all(e is not None and e > 0 for e in energies) and len(set(energies)) == len(energies)
-    # the front is the non-dominated set in (score up, energy down)
-    points = {c.index: minimised(objectives, c) for c in result.candidates}
-    on_front = {c.index for c in result.front}
-    assert on_front == {c.index for c in rank(result.candidates, objectives).front}
-    for i in on_front:
-        assert not any(dominates(points[j], points[i]) for j in points)
-    rows = (tmp_path / "run" / "pareto.csv").read_text().splitlines()
-    assert rows[0].split(",")[7] == "energy_pj" and len(rows) == len(on_front) + 1
+@pytest.mark.usefixtures("one_thread")
+def test_energy_is_a_search_objective_and_the_front_is_non_dominated_in_score_and_energy(capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--dataset", "digits", "-n", "4", "--batch-size", "32", "--seed", "3", "--device", "cpu", "--quiet"]
+    code, out, err = run_cli(capsys, "search", *args, "--objectives", "sahd,energy", "--run-dir", str(run_dir))
+    assert code == 0, err
+    objective = parse_objectives("sahd,energy")[1]
+    assert objective.name == "energy" and objective.direction == "min"
+    rows = csv_rows(run_dir)
+    energies = [float(row["energy_pj"]) for row in rows]
+    assert all(e > 0 for e in energies) and len(set(energies)) == len(energies)
+    # the front: the candidates no other beats in score (up) and energy (down)
+    points = {row["index"]: (-float(row["score"]), float(row["energy_pj"])) for row in rows}
+    front = {i for i, p in points.items() if not any(dominates(q, p) for q in points.values())}
+    assert front == {row["index"] for row in rows if row["front"] == "1"}
+    with open(run_dir / "pareto.csv", newline="") as f:
+        pareto = list(csv.DictReader(f))
+    assert {row["index"] for row in pareto} == front
+    assert "nJ/image" in out and all(f"{float(row['energy_pj']) / 1e3:.4g}" in out for row in pareto)

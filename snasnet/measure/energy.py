@@ -31,7 +31,8 @@ counts are ``SynapticCounter``'s, the one accounting of spikes, the rules and pr
 tests/test_energy_memory.py checks that both give the same memory energy where both apply.
 
 Not counted (both networks): batch norms (a deployment folds them into the weights), pooling, additions at cell
-nodes, neuron updates' arithmetic, Lemaire's addressing operations, bias additions.
+nodes, neuron updates' arithmetic, Lemaire's addressing operations, bias additions, and any reuse of a value held in
+registers (Lemaire's rule: every MAC reads its input and weight, every SOP its weight and potential, from SRAM).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_input_firing_rates_are_the_feeding_lif_layers_rates():
     assert [row.layer for row in report.layers if row.input == ANALOG] == ["stem.0"]
 
 
-def test_report_prices_sops_and_macs_with_the_profile_and_compares_with_the_ann():
+def test_report_prices_compute_as_sops_and_macs_with_the_profile_and_compares_with_the_ann():
     model = digits_model()
     counts = count_operations(model, [images()])
     cost = complexity(model)
@@ -146,12 +146,12 @@ def test_report_prices_sops_and_macs_with_the_profile_and_compares_with_the_ann(
         profile = get_profile(name)
         report = energy_report(model, counts, name)
         stem = report.layers[0]
-        assert stem.layer == "stem.0" and stem.energy_pj == pytest.approx(cost.stem_macs * profile.e_mac_pj)
+        assert stem.layer == "stem.0" and stem.snn_compute_pj == pytest.approx(cost.stem_macs * profile.e_mac_pj)
         for row in report.layers[1:]:
-            assert row.energy_pj == pytest.approx(row.sops * profile.e_ac_pj)
+            assert row.snn_compute_pj == pytest.approx(row.sops * profile.e_ac_pj)
         ann = (cost.stem_macs + cost.macs_per_timestep) * profile.e_mac_pj
-        assert report.ann_energy_pj == pytest.approx(ann)
-        assert report.ratio == pytest.approx(report.snn_energy_pj / ann)
+        assert report.totals()["ann_compute_pj"] == pytest.approx(ann)
+        assert report.ratio == pytest.approx(report.snn_energy_pj / report.ann_energy_pj)
     # dense MACs per image: every layer at every step, but the last step's unused feedback
     report = energy_report(model, counts)
     feedback = {"cell1.cell_architecture_back.1.1", "cell2.cell_architecture_back.1.1"}
@@ -180,7 +180,10 @@ def test_report_files(tmp_path):
     with open(report.write_csv(tmp_path / "energy.csv")) as f:
         rows = list(csv.DictReader(f))
     assert rows[-1]["layer"] == "total"
-    assert float(rows[-1]["energy_pj"]) == pytest.approx(sum(float(r["energy_pj"]) for r in rows[:-1]))
+    for column in ("snn_compute_pj", "snn_memory_pj", "snn_total_pj", "ann_total_pj"):
+        assert float(rows[-1][column]) == pytest.approx(sum(float(r[column]) for r in rows[:-1])), column
+    assert float(rows[-1]["snn_total_pj"]) == pytest.approx(report.snn_energy_pj)
+    assert float(rows[-1]["break_even_rate"]) == pytest.approx(report.break_even_rate)
     png = write_energy_chart(report, tmp_path / "energy.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 

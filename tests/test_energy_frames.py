@@ -39,7 +39,7 @@ def test_events_into_the_stem_cost_their_count_times_the_fan_out():
     report = energy_report(model, counts)
     row = next(r for r in report.layers if r.layer == "stem.0")
     assert row.sops == (3 * 9 + 4) * channels / 2  # per image
-    assert row.energy_pj == pytest.approx(row.sops * report.profile.e_ac_pj)
+    assert row.snn_compute_pj == pytest.approx(row.sops * report.profile.e_ac_pj)
     assert any("stem.0 receives the event frames" in note for note in report.notes)
 
 

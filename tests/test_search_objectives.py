@@ -157,7 +157,7 @@ def test_evolution_breeds_from_the_tournament_winner_by_front_and_crowding():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--objectives", "sahd,energy"], "unknown objective 'energy': choose one of sahd, sahd_v1, hamming, sops"),
+        (["--objectives", "sahd,latency"], "unknown objective 'latency': choose one of sahd, sahd_v1, hamming, sops"),
         (["--objectives", "sahd,hamming"], "--objectives names 2 scores (sahd, hamming): a search computes one"),
         (["--objectives", "sahd,sops,sops"], "--objectives names an objective twice"),
         (["--objectives", "sahd,"], "--objectives wants names separated by commas"),

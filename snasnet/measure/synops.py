@@ -129,6 +129,9 @@ class LayerCounts:
     input_numel: int = 0
     sops: float = 0.0  # synaptic operations (valid while the input is spikes)
     macs: int = 0  # dense multiply-accumulates of every call (outputs x fan-in)
+    outputs: int = 0  # output values of every call (with input_numel: the sizes of the energy model's buffers)
+    params: int = 0  # the layer's weights and biases
+    bias: bool = False
     _spatial: torch.Tensor | None = field(default=None, repr=False)  # conv: input spikes per position
 
 
@@ -154,7 +157,8 @@ class SynapticCounter:
         for name, module in model.named_modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 kind = "conv" if isinstance(module, nn.Conv2d) else "linear"
-                counts = LayerCounts(name, kind, source=sources.get(name))
+                params = sum(p.numel() for p in module.parameters(recurse=False))
+                counts = LayerCounts(name, kind, source=sources.get(name), params=params, bias=module.bias is not None)
                 area = areas.get(name, 1)
                 if name in events:
                     counts.input = EVENTS
@@ -183,6 +187,7 @@ class SynapticCounter:
         c.input_numel += x.numel()
         fan_in = module.in_features if isinstance(module, nn.Linear) else module.weight[0].numel()
         c.macs += output.numel() * fan_in
+        c.outputs += output.numel()
         events = x if c.pool_area == 1 else x.double() * c.pool_area
         if c.input != ANALOG and self.check_spikes and not _are_counts(events, c.input in (POOLED, EVENTS)):
             c.input = ANALOG  # not spikes after all: priced as dense MACs

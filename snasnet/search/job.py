@@ -43,6 +43,7 @@ from snasnet.core.errors import ConfigError, SnasnetError
 from snasnet.core.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.core.seeding import derive_seed
 from snasnet.data.datasets import DataBundle, get_dataset
+from snasnet.measure.energy import estimate_energy
 from snasnet.measure.synops import CostCounter
 from snasnet.network.arch import CELLTYPES, Architecture
 from snasnet.network.arch_file import BEST_ARCH
@@ -184,6 +185,8 @@ class Candidate:
     sops: float | None = None
     macs: float | None = None
     params: int | None = None
+    #: the SNN's energy per image, compute and memory (``snasnet.measure.energy``, the default profile)
+    energy_pj: float | None = None
 
     def to_event(self) -> dict:
         """The ``candidate_scored`` fields (docs/events.md); a non-finite score is written as null."""
@@ -200,6 +203,7 @@ class Candidate:
             "sops": self.sops,
             "macs": self.macs,
             "params": self.params,
+            "energy_pj": self.energy_pj,
         }
 
     @classmethod
@@ -216,13 +220,15 @@ class Candidate:
             sops=_number(event.get("sops")),
             macs=_number(event.get("macs")),
             params=None if event.get("params") is None else int(event["params"]),
+            energy_pj=_number(event.get("energy_pj")),
         )
 
     def summary(self) -> dict:
         """The ``search_finished`` top-k and front entry."""
         event = self.to_event()
         return {
-            key: event[key] for key in ("index", "arch", "celltype", "canonical", "score", "sops", "macs", "params")
+            key: event[key]
+            for key in ("index", "arch", "celltype", "canonical", "score", "sops", "macs", "params", "energy_pj")
         }
 
 
@@ -291,7 +297,7 @@ def score_candidate(
     """Build ``arch`` fresh (the original's initialisation, seeded by ``candidate_seed``) directly on the
     device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch),
     counting its synaptic operations and dense MACs per image in the same pass (``snasnet.measure.synops``: every
-    step the scoring pass runs, the last step's feedback included)."""
+    step the scoring pass runs, the last step's feedback included), and pricing them (``snasnet.measure.energy``)."""
     device = torch.device(device)
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):
@@ -301,9 +307,10 @@ def score_candidate(
         with CostCounter(model) as counter:  # the cost from the same pass: hooks on the convolutions and linears
             result = score_network(model, batches, score)
     cost = counter.cost()
+    energy = estimate_energy(counter.layers, counter.images).snn_pj  # DEFAULT_PROFILE, as the objective says
     return Candidate(
         index, arch, result.score, result.firing_rates, result.mean_firing_rate, time.perf_counter() - start, worker,
-        cost.sops, cost.macs, cost.params,
+        cost.sops, cost.macs, cost.params, energy,
     )  # fmt: skip
 
 
@@ -391,7 +398,7 @@ def _mismatch_reason(config: SearchConfig, origin: dict) -> str:
 
 #: ``front``: the candidate's front rank (1: on the Pareto front) in a search with several objectives
 CSV_FIELDS = ("index", "rank", "score", "arch", "celltype", "mean_firing_rate", "seconds", "sops", "macs", "params",
-              "front")  # fmt: skip
+              "energy_pj", "front")  # fmt: skip
 
 
 def _blank(value: object) -> object:
@@ -410,6 +417,7 @@ def _csv_row(candidate: Candidate, rank: int | None = None, front: int | None = 
         _blank(candidate.sops),
         _blank(candidate.macs),
         _blank(candidate.params),
+        _blank(candidate.energy_pj),
         _blank(front),
     ]
 
@@ -427,7 +435,7 @@ def write_candidates_csv(
             )
 
 
-PARETO_FIELDS = ("index", "arch", "celltype", "score", "sops", "macs", "params", "crowding", "chosen")
+PARETO_FIELDS = ("index", "arch", "celltype", "score", "sops", "macs", "params", "energy_pj", "crowding", "chosen")
 
 
 def write_pareto_csv(path: Path, front: list[Candidate], crowding: list[float], chosen: Candidate) -> None:
@@ -438,7 +446,8 @@ def write_pareto_csv(path: Path, front: list[Candidate], crowding: list[float], 
         for candidate, distance in zip(front, crowding, strict=True):
             writer.writerow(
                 [candidate.index, str(candidate.arch), candidate.arch.celltype, repr(candidate.score),
-                 _blank(candidate.sops), _blank(candidate.macs), _blank(candidate.params), repr(distance),
+                 _blank(candidate.sops), _blank(candidate.macs), _blank(candidate.params), _blank(candidate.energy_pj),
+                 repr(distance),
                  int(candidate.index == chosen.index)]
             )  # fmt: skip
 
@@ -468,6 +477,7 @@ def write_best_arch(
             sops=best.sops,
             macs=best.macs,
             params=best.params,
+            energy_pj=best.energy_pj,
             objectives=list(config.objective_names),
             budgets=config.budgets(),
             rule=rule,

@@ -1,12 +1,13 @@
-"""What a search ranks candidates by (registry: every score, ``sops``, ``macs``, ``params``), each with its
-direction. One objective ranks the candidates by it (``sahd`` alone: the original's search); several give a
+"""What a search ranks candidates by (registry: every score, ``sops``, ``macs``, ``params``, ``energy``), each with
+its direction. One objective ranks the candidates by it (``sahd`` alone: the original's search); several give a
 Pareto front (``snasnet.search.pareto``).
 
     objectives = parse_objectives("sahd,sops")      # (Objective("sahd", "max"), Objective("sops", "min"))
     minimised(objectives, candidate)                # (-score, sops): every objective as a value to minimise
 
 A candidate's costs are measured in the pass that scores it (``snasnet.measure.synops``): synaptic operations and dense
-MACs per image, and parameters.
+MACs per image, parameters, and the SNN's energy per image that those counts come to (``snasnet.measure.energy``:
+compute and memory traffic, as ``snasnet export energy`` prices a trained network).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Protocol
 
 from snasnet.core.errors import ConfigError
 from snasnet.core.registry import Registry
+from snasnet.measure.energy import DEFAULT_PROFILE
 from snasnet.search.pareto import front_ranks, knee
 from snasnet.search.score import SCORES, score_name
 
@@ -31,6 +33,7 @@ class Measured(Protocol):
     sops: float | None
     macs: float | None
     params: int | None
+    energy_pj: float | None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,15 @@ for _name in SCORES.names():
 OBJECTIVES.add("sops", Objective("sops", MIN, lambda c: c.sops, "synaptic operations per image at initialisation"))
 OBJECTIVES.add("macs", Objective("macs", MIN, lambda c: c.macs, "dense multiply-accumulates per image"))
 OBJECTIVES.add("params", Objective("params", MIN, lambda c: c.params, "parameters"))
+OBJECTIVES.add(
+    "energy",
+    Objective(
+        "energy",
+        MIN,
+        lambda c: c.energy_pj,
+        f"the SNN's energy per image at initialisation, compute and memory ({DEFAULT_PROFILE}, as export energy)",
+    ),
+)
 
 
 def get_objective(name: str) -> Objective:

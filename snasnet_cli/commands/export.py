@@ -217,7 +217,8 @@ def energy_command(
     quiet: QuietOption = False,
     config_file: config_option(fixed={"format": "energy"}) = None,
 ) -> None:
-    """Per-layer energy from measured spikes (SOPs x E_AC, analog inputs MACs x E_MAC) beside the same-shape ANN."""
+    """Per-layer energy from measured spikes, compute and memory traffic, beside the same-shape ANN, and the
+    firing rate at which the two meet."""
     from exporters.energy_profiles import get_profile
     from exporters.energy_profiles import list_profiles as profile_names
     from exporters.jobs import export_energy_job
@@ -225,7 +226,7 @@ def energy_command(
     if list_profiles:
         for name in profile_names():
             p = get_profile(name)
-            typer.echo(f"{name}: E_MAC {p.e_mac_pj} pJ, E_AC {p.e_ac_pj} pJ. {p.source}")
+            typer.echo(f"{name}: E_MAC {p.e_mac_pj} pJ, E_AC {p.e_ac_pj} pJ. {p.source} ({p.word_bytes}-byte words)")
         raise typer.Exit()
     profile = _choice(profile, profile_names(), "--profile")
     console = _console()
@@ -262,32 +263,34 @@ def _si(value: float) -> str:
 
 
 def _print_energy(console: Console, report) -> None:
-    table = Table(title=f"energy per image ({report.profile.name}, T={report.timesteps}, {report.images} images)")
-    for column in ("layer", "input", "rate", "calls", "SOPs", "dense MACs", "energy nJ", "ANN nJ"):
+    title = f"energy per image, nJ ({report.profile.name}, T={report.timesteps}, {report.images} images)"
+    table = Table(title=title)
+    columns = ("layer", "input", "rate", "SOPs", "SNN compute", "SNN memory", "SNN total",
+               "ANN compute", "ANN memory", "ANN total")  # fmt: skip
+    for column in columns:
         left = column in ("layer", "input")
         table.add_column(column, justify="left" if left else "right", overflow="fold" if left else "ellipsis")
     for row in report.layers:
         rate = "-" if row.input_firing_rate is None else f"{row.input_firing_rate:.3f}"
-        table.add_row(
-            row.layer,
-            row.input,
-            rate,
-            f"{row.calls_per_image:g}",
-            _si(row.sops),
-            _si(row.dense_macs),
-            f"{row.energy_pj / 1e3:.4g}",
-            f"{row.ann_energy_pj / 1e3:.4g}",
-        )
+        energies = (row.snn_compute_pj, row.snn_memory_pj, row.snn_total_pj,
+                    row.ann_compute_pj, row.ann_memory_pj, row.ann_total_pj)  # fmt: skip
+        table.add_row(row.layer, row.input, rate, _si(row.sops), *(f"{e / 1e3:.4g}" for e in energies))
     t = report.totals()
+    sums = ("snn_compute_pj", "snn_memory_pj", "snn_energy_pj", "ann_compute_pj", "ann_memory_pj", "ann_energy_pj")
     table.add_row(
-        "total", "", "", "", _si(t["sops"]), _si(t["snn_dense_macs"]),
-        f"{t['snn_energy_pj'] / 1e3:.4g}", f"{t['ann_energy_pj'] / 1e3:.4g}", style="bold",
-    )  # fmt: skip
-    console.print(table)
-    console.print(
-        f"SNN {t['snn_energy_pj'] / 1e6:.4g} uJ vs same-shape ANN {t['ann_energy_pj'] / 1e6:.4g} uJ per image: "
-        f"ratio {report.ratio:.4f} (E_AC {report.profile.e_ac_pj} pJ, E_MAC {report.profile.e_mac_pj} pJ)"
+        "total", "", f"{t['mean_firing_rate']:.3f}", _si(t["sops"]), *(f"{t[k] / 1e3:.4g}" for k in sums), style="bold"
     )
+    console.print(table)
+    p = report.profile
+    console.print(
+        f"SNN {t['snn_energy_pj'] / 1e6:.4g} uJ (compute {t['snn_compute_pj'] / 1e6:.4g}, memory "
+        f"{t['snn_memory_pj'] / 1e6:.4g}) vs same-shape ANN {t['ann_energy_pj'] / 1e6:.4g} uJ (compute "
+        f"{t['ann_compute_pj'] / 1e6:.4g}, memory {t['ann_memory_pj'] / 1e6:.4g}) per image: ratio {report.ratio:.4f} "
+        f"(E_AC {p.e_ac_pj} pJ, E_MAC {p.e_mac_pj} pJ, {p.word_bytes}-byte words)"
+    )
+    rate = report.break_even_rate
+    said = "none" if rate is None else f"{rate:.4g} spikes per neuron per step"
+    console.print(f"break-even firing rate: {said} (measured: {t['mean_firing_rate']:.4g})")
     for note in report.notes:
         console.print(f"[dim]- {note}[/dim]")
 

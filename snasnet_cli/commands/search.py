@@ -108,14 +108,19 @@ def top_table(result, top_k: int) -> Table:
     return table
 
 
-def front_table(result) -> Table:
-    """The Pareto front of a search with several objectives, the chosen cell marked (MACs: pareto.csv)."""
+def front_table(result, objectives: tuple[str, ...] = ()) -> Table:
+    """The Pareto front of a search with several objectives, the chosen cell marked (MACs: pareto.csv); the
+    energy per image too when it is an objective."""
+    energy = "energy" in objectives
     table = Table(title=f"Pareto front: {len(result.front)} of {len(result.candidates)} candidates")
-    for column in ("index", "arch", "score", "SOPs/image", "params", "chosen"):
+    for column in ("index", "arch", "score", "SOPs/image", "params", *(["nJ/image"] if energy else []), "chosen"):
         table.add_column(column, justify="left" if column == "arch" else "right")
     for c in result.front:
         chosen = "*" if result.chosen is not None and c.index == result.chosen.index else ""
-        table.add_row(str(c.index), str(c.arch), f"{c.score:.4f}", _count(c.sops), _count(c.params), chosen)
+        costs = [_count(c.sops), _count(c.params)]
+        if energy:
+            costs.append("-" if c.energy_pj is None else f"{c.energy_pj / 1e3:.4g}")
+        table.add_row(str(c.index), str(c.arch), f"{c.score:.4f}", *costs, chosen)
     return table
 
 
@@ -252,7 +257,7 @@ def search(
     out = Console()
     out.print(top_table(result, config.top_k))
     if result.chosen is not None:
-        out.print(front_table(result))
+        out.print(front_table(result, config.objective_names))
         out.print(f"chosen: #{result.chosen.index} {result.chosen.arch} ({result.rule})", soft_wrap=True)
     out.print(f"best architecture: {result.best_arch_file}    run directory: {result.run_dir}", soft_wrap=True)
 

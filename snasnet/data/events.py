@@ -224,9 +224,23 @@ def _offline(cls: type) -> type:
     ``--download`` decides. Same ``__name__``, so the same folder (``<data_dir>/<class name>``)."""
     qualname = f"Offline{cls.__name__}"
     if qualname not in _OFFLINE:
-        members = {"_check_exists": lambda self: True, "__module__": __name__, "__qualname__": qualname}
+        members = {"_check_exists": lambda self: True, "__module__": __name__, "__qualname__": qualname,
+                   "__getitem__": _naming_the_file}  # fmt: skip
         _OFFLINE[qualname] = type(cls.__name__, (cls,), members)
     return _OFFLINE[qualname]
+
+
+def _naming_the_file(self: Dataset, index: int) -> tuple:
+    """tonic's sample ``index``, or a DataError naming its file: a damaged recording raised whatever its reader
+    met (IndexError for an N-MNIST .bin of random bytes, RuntimeError "invalid utf-8" for a CIFAR10-DVS .aedat4)."""
+    try:
+        return super(type(self), self).__getitem__(index)
+    except Exception as exc:
+        files = getattr(self, "data", None)
+        name = files[index] if isinstance(files, list) and 0 <= index < len(files) else f"sample {index}"
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        kind = type(self).__name__
+        raise DataError(f"{name} is not a readable {kind} recording ({reason}): replace or remove it") from None
 
 
 def __getattr__(name: str) -> type:

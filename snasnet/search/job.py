@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset
 
 from snasnet.core.atomic import atomic_file, write_text
+from snasnet.core.bounds import MAX_BATCH_SIZE, MAX_TIMESTEPS, check_at_most, check_seed
 from snasnet.core.distributed import (
     DistEnv,
     broadcast_object,
@@ -120,6 +121,9 @@ class SearchConfig:
         for option, value, least in checks:
             if value is not None and value < least:
                 raise ConfigError(f"{option} must be at least {least} (got {value})")
+        check_at_most("--batch-size", self.batch_size, MAX_BATCH_SIZE)
+        check_at_most("--timesteps", self.timesteps, MAX_TIMESTEPS)
+        check_seed("--seed", self.seed)
         objectives = self.parsed_objectives()
         scores = [o.name for o in objectives if o.is_score]
         if scores and scores[0] != self.score:

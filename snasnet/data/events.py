@@ -234,13 +234,20 @@ def _naming_the_file(self: Dataset, index: int) -> tuple:
     """tonic's sample ``index``, or a DataError naming its file: a damaged recording raised whatever its reader
     met (IndexError for an N-MNIST .bin of random bytes, RuntimeError "invalid utf-8" for a CIFAR10-DVS .aedat4)."""
     try:
-        return super(type(self), self).__getitem__(index)
+        sample = super(type(self), self).__getitem__(index)
     except Exception as exc:
-        files = getattr(self, "data", None)
-        name = files[index] if isinstance(files, list) and 0 <= index < len(files) else f"sample {index}"
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        kind = type(self).__name__
-        raise DataError(f"{name} is not a readable {kind} recording ({reason}): replace or remove it") from None
+        raise DataError(f"{_file(self, index)} is not a readable {type(self).__name__} recording ({reason}): "
+                        "replace or remove it") from None  # fmt: skip
+    frames = sample[0] if isinstance(sample, tuple) and sample else None
+    if isinstance(frames, np.ndarray) and frames.dtype.fields is not None:  # ToFrame hands back 0 events unframed
+        raise DataError(f"{_file(self, index)} holds no events: replace or remove it")
+    return sample
+
+
+def _file(dataset: Dataset, index: int) -> str:
+    files = getattr(dataset, "data", None)
+    return str(files[index]) if isinstance(files, list) and 0 <= index < len(files) else f"sample {index}"
 
 
 def __getattr__(name: str) -> type:

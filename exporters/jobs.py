@@ -20,8 +20,7 @@ import torch
 
 from exporters.parity import Parity
 from snasnet.core.atomic import atomic_paths, output_target
-from snasnet.core.bounds import MAX_BATCH_SIZE, check_at_most
-from snasnet.core.errors import ConfigError, DataError, StorageError
+from snasnet.core.errors import MAX_BATCH_SIZE, ConfigError, DataError, StorageError, check_at_most
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on

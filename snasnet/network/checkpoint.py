@@ -15,8 +15,14 @@ from pathlib import Path
 import torch
 
 from snasnet.core.atomic import atomic_file
-from snasnet.core.bounds import MAX_TIMESTEPS, check_at_most
-from snasnet.core.errors import ArchitectureError, CheckpointError, ConfigError, SnasnetError
+from snasnet.core.errors import (
+    MAX_TIMESTEPS,
+    ArchitectureError,
+    CheckpointError,
+    ConfigError,
+    SnasnetError,
+    check_at_most,
+)
 from snasnet.network.arch import Architecture
 from snasnet.network.model import SNASNet, build_model, model_from_config
 from snasnet.network.presets import Preset

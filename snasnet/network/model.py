@@ -23,8 +23,7 @@ from spikingjelly.activation_based import functional, layer
 from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
-from snasnet.core.bounds import MAX_TIMESTEPS, check_at_most
-from snasnet.core.errors import ConfigError
+from snasnet.core.errors import MAX_TIMESTEPS, ConfigError, check_at_most
 from snasnet.network.arch import Architecture
 from snasnet.network.cells import BackwardCell, Cell, ForwardCell
 from snasnet.network.neuron import LIFConfig, LIFNode, is_lif, make_lif

@@ -31,7 +31,6 @@ import torch.distributed as dist
 from torch.utils.data import Dataset
 
 from snasnet.core.atomic import atomic_file, write_text
-from snasnet.core.bounds import MAX_BATCH_SIZE, MAX_TIMESTEPS, check_at_most, check_seed
 from snasnet.core.distributed import (
     DistEnv,
     broadcast_object,
@@ -40,7 +39,7 @@ from snasnet.core.distributed import (
     shared_run_dir,
     shutdown,
 )
-from snasnet.core.errors import ConfigError, SnasnetError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, ConfigError, SnasnetError, check_at_most, check_seed
 from snasnet.core.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.core.seeding import derive_seed
 from snasnet.data.datasets import DataBundle, get_dataset

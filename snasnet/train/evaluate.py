@@ -21,10 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from snasnet.core.bounds import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, check_at_most
 from snasnet.core.device import resolve_device, to_device
 from snasnet.core.distributed import DistEnv, all_reduce_sum
-from snasnet.core.errors import CheckpointError, ConfigError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, CheckpointError, ConfigError, check_at_most
 from snasnet.core.interrupts import ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import DataBundle, get_dataset

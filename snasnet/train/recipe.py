@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from snasnet.core.bounds import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, check_at_most, check_seed
-from snasnet.core.errors import ConfigError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, ConfigError, check_at_most, check_seed
 from snasnet.network.arch import Architecture
 from snasnet.network.presets import default_timesteps
 from snasnet.network.zoo import get_model, named_network

@@ -233,6 +233,8 @@ def _offline(cls: type) -> type:
 def _naming_the_file(self: Dataset, index: int) -> tuple:
     """tonic's sample ``index``, or a DataError naming its file: a damaged recording raised whatever its reader
     met (IndexError for an N-MNIST .bin of random bytes, RuntimeError "invalid utf-8" for a CIFAR10-DVS .aedat4)."""
+    if not -len(self) <= index < len(self):  # the end of `for x in dataset` (its protocol: IndexError), not damage
+        raise IndexError(f"sample {index} of {len(self)}")
     try:
         sample = super(type(self), self).__getitem__(index)
     except Exception as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train import SMALL  # seconds on a CPU: 200 random 8x8 images through the digits network
 
 import snasnet.train.job as job_module
 from snasnet.core.errors import RunInUse
@@ -20,14 +21,6 @@ from snasnet.core.interrupts import GracefulStop
 from snasnet.core.runs import EventReader, RunDir
 from snasnet.train.job import fit, resume, train_config
 from tests.cli_process import DIGITS
-
-# seconds on a CPU: 200 random 8x8 images through the digits network
-SMALL = {
-    "dataset": "synthetic",
-    "dataset_options": {"in_channels": 1, "image_size": 8, "num_classes": 10, "train_size": 200, "test_size": 50,
-                        "preset": "digits"},
-    "epochs": 2, "batch_size": 32, "seed": 3, "device": "cpu", "optimizer": "sgd", "lr": 0.05,
-}  # fmt: skip
 
 
 def events(run_dir: Path) -> list[dict]:

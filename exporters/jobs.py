@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from exporters.parity import Parity
-from snasnet.core.errors import ConfigError, DataError, StorageError
+from snasnet.core.atomic import atomic_paths, output_target
+from snasnet.core.errors import MAX_BATCH_SIZE, ConfigError, DataError, StorageError, check_at_most
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
@@ -135,6 +136,8 @@ def _check_output(output: str | os.PathLike | None, name: str = "", folder: bool
         raise StorageError(f"{path} is a directory: give -o a file to write in it, e.g. {path / name}")
     if folder and path.exists() and not path.is_dir():
         raise StorageError(f"{path} is a file: give -o a folder for the energy report")
+    if not folder:
+        output_target(path)  # a device, a FIFO, a socket or a dangling link there is refused, not replaced
 
 
 def _open_run(fmt: str, source: ExportSource, model: SNASNet, run_dir, config: dict, say: Say) -> RunDir:
@@ -226,6 +229,7 @@ def export_energy_job(
     from snasnet.core.device import resolve_device
 
     get_profile(profile)  # an unknown profile is refused before any work
+    check_at_most("--batch-size", batch_size, MAX_BATCH_SIZE)
     _check_output(output, folder=True)
     model = source.load(dataset)
     images, data_name = check_images(model, dataset, data_dir, batches * batch_size, trained=source.trained_on())
@@ -234,15 +238,17 @@ def export_energy_job(
               "data_dir": data_dir, "count_unused_feedback": count_unused_feedback, "device": device}  # fmt: skip
     run = _open_run("energy", source, model, run_dir, config, say)
     folder = Path(output) if output is not None else run.path
-    folder.mkdir(parents=True, exist_ok=True)
     with run.job(job="export", format="energy", checkpoint=str(source.checkpoint)):
         say(f"measuring spikes on {len(images)} {data_name} images ...")
         loader = DataLoader(images, batch_size=batch_size)
         counts = count_operations(model, loader, count_unused_feedback=count_unused_feedback)
         report = energy_report(model, counts, profile)
-        json_path = report.write_json(folder / "energy.json")
-        csv_path = report.write_csv(folder / "energy.csv")
-        png_path = write_energy_chart(report, folder / "energy.png")
+        json_path, csv_path, png_path = (folder / name for name in ("energy.json", "energy.csv", "energy.png"))
+        # one product: a stop leaves the three files all new or all as they were
+        with atomic_paths(json_path, csv_path, png_path) as (json_tmp, csv_tmp, png_tmp):
+            report.write_json(json_tmp)
+            report.write_csv(csv_tmp)
+            write_energy_chart(report, png_tmp)
         figures = {"csv": csv_path, "chart": png_path, "profile": profile, "dataset": data_name,
                    "images": report.images, "timesteps": report.timesteps, **report.totals(),
                    "firing_rates": report.lif_firing_rates}  # fmt: skip

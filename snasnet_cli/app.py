@@ -9,8 +9,10 @@ import typer
 
 from snasnet import __version__
 from snasnet.core.errors import SnasnetError
+from snasnet_cli import closed_pipe
 from snasnet_cli.commands import arch, env, evaluate, export, models, runs, search, train, tui
 from snasnet_cli.options import ChoicesGroup
+from snasnet_cli.stop_signals import exit_interrupted, received, restore, stop_on_signals
 
 app = typer.Typer(
     name="snasnet",
@@ -52,14 +54,41 @@ app.command(name="env")(env.env)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `snasnet` console script and of `python -m snasnet_cli`."""
+    previous = stop_on_signals()
     try:
         app(args=argv, prog_name="snasnet")
     except SnasnetError as exc:
         # A user's mistake: one line that says what was wrong and what to do, no traceback.
-        print(f"snasnet: error: {exc}", file=sys.stderr)
+        _say(f"snasnet: error: {exc}")
         sys.exit(2)
+    except BrokenPipeError:
+        closed_pipe.close(sys.stdout)  # (typer.echo's output lost its reader: nothing else to say)
+        closed_pipe.close(sys.stderr)
+        sys.exit(closed_pipe.EXIT_STATUS)
     except OSError as exc:
         # The machine's, not the user's command line: a file system that refused (full, read-only, ...).
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"snasnet: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _say(f"snasnet: error: {where}{exc.strerror or exc}")
         sys.exit(1)
+    except KeyboardInterrupt:  # a stop that typer did not see
+        exit_interrupted()
+    except SystemExit as exc:
+        if exc.code == 130 and isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+            exit_interrupted()  # typer turned a stop that no command reported (one while it started) into 130, silently
+        if closed_pipe.closed() and exc.code in (0, 130):
+            sys.exit(closed_pipe.EXIT_STATUS)  # what was printed did not all arrive (as `git log | head`)
+        raise
+    except Exception:
+        if not received():
+            raise
+        exit_interrupted()  # a stop that cut an import short can surface as another error (a RecursionError was seen)
+    finally:
+        restore(previous)
+
+
+def _say(line: str) -> None:
+    """A line on stderr, unless no one reads it any more."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        closed_pipe.close(sys.stderr)

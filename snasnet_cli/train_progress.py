@@ -7,6 +7,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from snasnet_cli import closed_pipe
+
 
 def _figure(e: dict, key: str, spec: str, scale: float = 1.0, unit: str = "") -> str:
     """``e[key]`` formatted; a number the event wrote as null because it was not finite says so ("inf")."""
@@ -46,7 +48,7 @@ class TrainProgress:
 
     def __init__(self, console: Console, out: Console | None = None) -> None:
         self.console = console
-        self.out = out or Console(highlight=False, soft_wrap=True)
+        self.out = out or closed_pipe.console(highlight=False, soft_wrap=True)
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),

@@ -202,6 +202,48 @@ def test_sigterm_during_an_evaluation_records_cancelled(tmp_path, our_checkpoint
     assert EventReader(run / "events.jsonl").read_new()[-1]["event"] == "run_finished"
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("missing key", ": incomplete model configuration ('timesteps')"),
+        ("timesteps five", ": malformed model configuration (invalid literal for int() with base 10: 'five')"),
+        ("timesteps 10**9", ": timesteps must be at most 10,000 (got 1,000,000,000)"),
+        ("not an object", " has no model configuration: it is damaged, or was not written by snasnet"),
+    ],
+)
+def test_a_checkpoint_whose_model_config_is_damaged_is_one_line_naming_it(capsys, our_checkpoint, tmp_path, damage,
+                                                                         message):  # fmt: skip
+    """Issue 24, item 10: each was a traceback (KeyError, ValueError, a network of 10**9 steps being built)."""
+    ours, _ = our_checkpoint
+    data = torch.load(ours, weights_only=True)
+    config = data["model_config"]
+    if damage == "missing key":
+        del config["timesteps"]
+    elif damage == "timesteps five":
+        config["timesteps"] = "five"
+    elif damage == "timesteps 10**9":
+        config["timesteps"] = 10**9
+    else:
+        data["model_config"] = ["digits"]
+    damaged = tmp_path / "damaged.pt"
+    torch.save(data, damaged)
+    code, _, err = snasnet_eval(capsys, str(damaged), "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and err == f"snasnet: error: {damaged}{message}\n", err
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_with_a_cell_of_the_other_type_says_which_cell_the_checkpoint_holds(capsys, tmp_path):
+    """Issue 24, item 13: a backward cell given for a forward checkpoint was read as a malformed forward cell
+    ("backward edge ... in a forward cell")."""
+    forward = save_checkpoint(tmp_path / "fw.pt", build_model("digits", "0200 0020 0002 0000", celltype="forward"),
+                              train_config={"dataset": "digits"})  # fmt: skip
+    code, _, err = snasnet_eval(capsys, str(forward), "--arch", ARCH, "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and err == (
+        f"snasnet: error: {forward} holds architecture 0200 0020 0002 0000 (forward), not {ARCH} (backward); leave "
+        "the architecture out to use the checkpoint's\n"
+    )
+
+
 @pytest.mark.parametrize("timesteps", ["0", "-2"])
 def test_timesteps_below_1_are_refused(capsys, our_checkpoint, timesteps, tmp_path):
     ours, _ = our_checkpoint

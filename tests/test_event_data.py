@@ -283,3 +283,34 @@ def test_digits_dvs_cache_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     monkeypatch.setattr(digits_dvs, "generate", lambda settings: tiny)
     recordings, labels = digits_dvs.load_recordings(tmp_path, settings)
     assert [len(r) for r in recordings] == [3, 2] and labels.tolist() == [4, 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "reason"),
+    [
+        ("nmnist", 12, "is not a readable NMNIST recording (IndexError: "),  # random bytes: tonic's IndexError
+        ("nmnist", 0, "holds no events"),  # ToFrame handed back the empty events unframed
+        ("cifar10dvs", 5000, "is not a readable CIFAR10DVS recording (RuntimeError: invalid utf-8"),
+    ],
+)
+def test_a_damaged_recording_is_one_line_naming_its_file_also_from_a_worker(tmp_path, name, size, reason):
+    """Issue 24, item 10: random bytes in tonic's layout gave a traceback from tonic's reader (in a worker: the
+    worker's whole traceback as the message)."""
+    rng = np.random.default_rng(0)
+    if name == "nmnist":
+        files = [tmp_path / "NMNIST" / split / "7" / "00005.bin" for split in ("Train", "Test")]
+    else:
+        files = [tmp_path / "CIFAR10DVS" / "cat" / f"cifar10_cat_{i}.aedat4" for i in range(10)]
+    for path in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.bytes(size))
+    test = get_event_dataset(name, data_dir=tmp_path).test
+    damaged = files[-1]  # the test split's recording
+    with pytest.raises(DataError) as direct:
+        test[0]
+    with pytest.raises(DataError) as from_worker:
+        next(iter(torch.utils.data.DataLoader(test, num_workers=1)))
+    for caught in (direct, from_worker):
+        message = str(caught.value)
+        assert message.startswith(f"{damaged} {reason}") and message.endswith("replace or remove it"), message
+        assert "\n" not in message

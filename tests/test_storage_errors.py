@@ -160,3 +160,37 @@ def test_temporaries_of_a_killed_save_are_removed_when_the_run_is_next_opened(tm
     mine.write_text("mine")
     RunDir.create("train", {}, tmp_path / "run", resume=True).close()
     assert _temporaries(tmp_path / "run") == ["notes.tmp"]
+
+
+def test_a_full_disk_at_the_start_names_the_file_and_leaves_no_run_directory(tmpfs):
+    """Issue 24, item 12: the system's "No space left on device" alone, and a directory holding only ``.lock``."""
+    _fill(tmpfs)
+    with pytest.raises(StorageError) as caught:
+        RunDir.create("train", {}, tmpfs / "run")
+    assert str(caught.value).startswith(f"cannot write {tmpfs / 'run' / 'run.json'}: No space left on device")
+    assert not (tmpfs / "run").exists()
+
+
+def test_an_energy_report_to_a_folder_that_cannot_be_made_ends_the_run_as_failed(tmp_path):
+    """Issue 24, item 12: the folder was made outside the job, so its error left run.json at ``running``."""
+    from exporters.jobs import ExportSource, export_energy_job
+
+    checkpoint = save_checkpoint(tmp_path / "best.pt", _model())
+    (tmp_path / "afile").write_text("notes\n")
+    out = tmp_path / "afile" / "report"  # under a file: as unwritable as a read-only folder
+    with pytest.raises(StorageError, match=f"cannot write {out / 'energy.json'}.*: Not a directory"):
+        export_energy_job(ExportSource(checkpoint), out, dataset="digits", batches=1, batch_size=8, device="cpu",
+                          run_dir=tmp_path / "export")  # fmt: skip
+    info = json.loads((tmp_path / "export" / "run.json").read_text())
+    assert info["status"] == "failed" and "Not a directory" in info["error"]
+
+
+def test_an_energy_report_to_a_read_only_folder_ends_the_run_as_failed(tmpfs, tmp_path):
+    from exporters.jobs import ExportSource, export_energy_job
+
+    checkpoint = save_checkpoint(tmp_path / "best.pt", _model())
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    with pytest.raises(StorageError, match="Read-only file system"):
+        export_energy_job(ExportSource(checkpoint), tmpfs / "report", dataset="digits", batches=1, batch_size=8,
+                          device="cpu", run_dir=tmp_path / "export")  # fmt: skip
+    assert json.loads((tmp_path / "export" / "run.json").read_text())["status"] == "failed"

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from prepared_runs import T0, append_events, candidate_event, epoch_event, event, write_search_run, write_train_run
+from prepared_runs import (
+    T0,
+    append_events,
+    candidate_event,
+    epoch_event,
+    event,
+    search_events,
+    write_run_json,
+    write_search_run,
+    write_train_run,
+)
 from rich.text import Text
 from textual.widgets import DataTable, Log, Static
 from textual_plotext import PlotextPlot
@@ -267,13 +277,85 @@ async def test_the_train_key_trains_the_selected_candidate_or_the_searchs_best(t
         assert json.loads(arch_file.read_text()) == {"arch": "0302 0030 3003 0000", "celltype": "backward"}
 
 
+@pilot_test
+async def test_training_a_candidate_where_the_runs_folder_cannot_be_written_says_so_and_stays_up(tmp_path):
+    """Issue 24, item 7: the ``.tui`` folder for the candidate's architecture file cannot be made (a read-only
+    runs folder; here a file in its place, which refuses even root): before, `t` and `n` crashed the dashboard."""
+    search = tmp_path / "search-1"
+    write_search_run(search, [2.0, 9.0, 4.0])
+    (tmp_path / ".tui").write_text("not a folder\n")
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    said: list[str] = []
+    app.notify = lambda message, **options: said.append(message)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3)
+        await pilot.press("down", "down", "t")  # candidate 0: it needs an architecture file
+        await pilot.pause(0.2)
+        await pilot.press("n")  # the form's defaults need one too
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, LaunchScreen)
+        assert sum(f"cannot train candidate #0: cannot create {tmp_path / '.tui'}" in m for m in said) == 2, said
+    assert not (tmp_path / "argv.json").exists()  # no job was started
+
+
+@pilot_test
+async def test_a_search_whose_run_json_config_is_not_an_object_can_still_be_trained(tmp_path):
+    """Issue 24, item 7: ``"config": [...]`` (run.json written by hand or another tool) crashed `t`."""
+    search = tmp_path / "search-1"
+    write_run_json(search, "search", "running", config=["digits"])
+    events = search_events([2.0, 9.0], total=4, finished=False)
+    del events[0]["dataset"]  # the dataset is then looked for in run.json's config
+    append_events(search, events)
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 2)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: (tmp_path / "argv.json").exists(), what="the train job")
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert argv[argv.index("--dataset") + 1] == "digits"  # the dashboard's default
+
+
+@pilot_test
+async def test_an_event_line_with_a_400_digit_integer_is_skipped_and_the_rest_shown(tmp_path):
+    """Issue 24, item 11: json reads the integer, every float() of it overflows: the run showed as empty."""
+    run = tmp_path / "search-big"
+    write_search_run(run, [1.0, 2.0], finished=False, total=4)
+    with open(run / "events.jsonl", "a") as f:
+        line = json.dumps(candidate_event(2, 3.0, T0 + 2), separators=(",", ":"))
+        assert '"score":3.0' in line
+        f.write(line.replace('"score":3.0', '"score":' + "9" * 400) + "\n")
+        f.write(json.dumps(candidate_event(3, 5.0, T0 + 3)) + "\n")
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(leaderboard(app)) == 3, what="three candidates")
+        await wait_for(pilot, lambda: "1 malformed line(s) skipped" in shown(app, "#status-line"))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["/no/such/dir"], "/no/such/dir is not a directory"), (["--interval", "0", "."], "must be more than 0")],
+    [
+        (["/no/such/dir"], "/no/such/dir is not a directory"),
+        (["--interval", "0", "."], "must be more than 0"),
+        (["--interval", "nan", "."], "must be more than 0 and at most 3600 seconds"),  # it hung, `q` ignored
+        (["--interval", "inf", "."], "must be more than 0 and at most 3600 seconds"),  # it never refreshed
+    ],
 )
 def test_the_command_refuses_a_missing_directory_or_a_bad_interval_with_status_2(args, message):
     result = CliRunner().invoke(cli, ["tui", *args])
     assert result.exit_code == 2 and message in " ".join(result.output.split()).replace("│ ", "")
+
+
+def test_the_command_without_a_terminal_refuses_in_one_line(tmp_path):
+    """Issue 24, item 11: with stdin /dev/null and stdout a file it wrote escape codes until killed."""
+    with open(tmp_path / "out.txt", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "snasnet_cli", "tui", str(tmp_path)], stdin=subprocess.DEVNULL,
+                              stdout=out, stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "snasnet: error: snasnet tui needs a terminal (its input or output is a file or a pipe): run it in one, or "
+        "follow a run without it: tail -f RUN_DIR/events.jsonl"
+    ]
+    assert (tmp_path / "out.txt").read_text() == ""
 
 
 def test_the_dashboard_process_never_imports_torch(tmp_path):

@@ -12,6 +12,8 @@ the current step, with a checkpoint); a second one, a second or more later, stop
 
 ``sigterm_as_interrupt`` (search): SIGTERM raises KeyboardInterrupt at once, like Ctrl-C.
 
+``signals_deferred`` (a commit of several files): SIGINT and SIGTERM wait until the block is done.
+
 ``ignore_stop_signals`` (every DataLoader's ``worker_init_fn``): `timeout`, Slurm, systemd and Kubernetes
 signal the whole process group. A worker that died of it would make the DataLoader raise "worker killed by
 signal" in the main process at whatever line it was running (from its SIGCHLD handler), so the job failed
@@ -27,7 +29,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -84,6 +87,26 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for a short block that must not be split (renames that make several files one
+    product), then deliver them to the handlers that were there. Python runs handlers on the main thread whichever
+    thread the kernel picks, so replacing the handlers holds them (blocking them on one thread would not). Outside
+    the main thread, where handlers cannot be set, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
 
 
 def ignore_stop_signals(worker_id: int) -> None:

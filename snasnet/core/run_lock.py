@@ -50,8 +50,11 @@ class RunLock:
         except OSError as exc:  # e.g. a file system without locks
             os.close(fd)
             raise StorageError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {platform.node()}\n".encode())
+        try:  # for the message of a refused second writer only: a full disk must not stop the job here
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {platform.node()}\n".encode())
+        except OSError:
+            pass
         self._fd = fd
 
     def release(self) -> None:

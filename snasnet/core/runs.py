@@ -121,11 +121,15 @@ class RunDir:
         seed: int | None = None,
         enabled: bool = True,
         resume: bool = False,
+        lock: RunLock | None = None,
     ) -> RunDir:
         """Make the directory, lock it (``snasnet.core.run_lock``: one writer, until ``close``) and write ``run.json``
         (status ``running``) and ``config.yaml``. With ``resume`` the directory and its events are kept and both
         files are updated; without it an existing non-empty directory is an error, so that no earlier run is
-        overwritten. Temporary files a killed write left behind are removed."""
+        overwritten. Temporary files a killed write left behind are removed. ``lock``: the directory's lock,
+        already taken by a job that had to read the run before deciding to write it (``snasnet.train.job.resume``).
+        A directory made here is removed again when the run cannot start (a full disk), so that no empty run is
+        left."""
         path = Path(run_dir) if run_dir is not None else default_run_dir(job)
         run = cls(path, enabled)
         if not enabled:
@@ -134,18 +138,29 @@ class RunDir:
             raise StorageError(f"run directory {path} is a file, not a directory: choose another --run-dir")
         if path.is_symlink() and not path.exists():
             raise StorageError(f"run directory {path} is a broken symbolic link or a loop: choose another --run-dir")
+        made = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # read-only, a symlink loop above it, /proc ...
             raise StorageError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
-        run._refuse_a_run_unless(resume)
-        run._lock.acquire()  # before anything is read or written: another live writer is refused here
+        if lock is not None:
+            run._lock = lock
         try:
-            run._refuse_a_run_unless(resume)  # again: one may have started since
-            remove_stale_temps(path)
-            run._start(job, config, arch, celltype, seed, resume)
+            run._refuse_a_run_unless(resume)
+            run._lock.acquire()  # before anything is read or written: another live writer is refused here
+            try:
+                remove_stale_temps(path)  # (they do not make the directory a run of its own)
+                run._refuse_a_run_unless(resume)  # again: one may have started since
+                run._start(job, config, arch, celltype, seed, resume)
+            except BaseException:
+                if made:
+                    run._lock.path.unlink(missing_ok=True)
+                run._lock.release()
+                raise
         except BaseException:
-            run._lock.release()
+            if made:
+                with suppress(OSError):
+                    path.rmdir()  # only if nothing else is in it
             raise
         return run
 
@@ -239,8 +254,8 @@ class RunDir:
     def job(self, **started: object) -> Iterator[RunDir]:
         """``run_started`` on entry; ``run_finished`` with status ok, cancelled (Ctrl-C, SIGTERM turned into
         KeyboardInterrupt) or failed (with the error message) on exit. The exception still propagates."""
-        self.emit("run_started", **started)
         try:
+            self.emit("run_started", **started)  # (a listener may be stopped here: a closed pipe, Ctrl-C)
             yield self
         except KeyboardInterrupt:
             self._finish("cancelled", "interrupted")
@@ -256,8 +271,10 @@ class RunDir:
 
     def _finish(self, status: str, error: str | None) -> None:
         try:
-            self.emit("run_finished", status=status, error=error)
-            self.set_status(status, error)
+            try:
+                self.emit("run_finished", status=status, error=error)
+            finally:
+                self.set_status(status, error)  # also when a listener failed (a front end whose output closed)
         except StorageError:
             if status == "ok":
                 raise
@@ -276,13 +293,21 @@ def _end_torn_line(path: Path) -> None:
                 f.write(b"\n")
 
 
+def _float_sized_int(text: str) -> int:
+    """A JSON integer that readers can also take as a float (a 400-digit one overflows every float(): it is no
+    figure a job wrote, and the line holding it is skipped like any malformed one)."""
+    value = int(text)
+    float(value)  # OverflowError beyond ~1.8e308
+    return value
+
+
 @dataclass
 class EventReader:
     """Follows an ``events.jsonl`` that another process may still be writing.
 
     ``read_new()`` returns the complete new lines since the last call, parsed; a line without its newline
-    yet is left for the next call; malformed lines and objects without ``"event"`` are skipped and
-    counted in ``skipped``.
+    yet is left for the next call; malformed lines (an integer too large for a float included) and objects
+    without ``"event"`` are skipped and counted in ``skipped``.
     """
 
     path: Path
@@ -306,8 +331,8 @@ class EventReader:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError:
+                record = json.loads(line, parse_int=_float_sized_int)
+            except (ValueError, OverflowError):
                 self.skipped += 1
                 continue
             if not isinstance(record, dict) or not isinstance(record.get("event"), str):

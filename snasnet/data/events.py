@@ -224,9 +224,32 @@ def _offline(cls: type) -> type:
     ``--download`` decides. Same ``__name__``, so the same folder (``<data_dir>/<class name>``)."""
     qualname = f"Offline{cls.__name__}"
     if qualname not in _OFFLINE:
-        members = {"_check_exists": lambda self: True, "__module__": __name__, "__qualname__": qualname}
+        members = {"_check_exists": lambda self: True, "__module__": __name__, "__qualname__": qualname,
+                   "__getitem__": _naming_the_file}  # fmt: skip
         _OFFLINE[qualname] = type(cls.__name__, (cls,), members)
     return _OFFLINE[qualname]
+
+
+def _naming_the_file(self: Dataset, index: int) -> tuple:
+    """tonic's sample ``index``, or a DataError naming its file: a damaged recording raised whatever its reader
+    met (IndexError for an N-MNIST .bin of random bytes, RuntimeError "invalid utf-8" for a CIFAR10-DVS .aedat4)."""
+    if not -len(self) <= index < len(self):  # the end of `for x in dataset` (its protocol: IndexError), not damage
+        raise IndexError(f"sample {index} of {len(self)}")
+    try:
+        sample = super(type(self), self).__getitem__(index)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise DataError(f"{_file(self, index)} is not a readable {type(self).__name__} recording ({reason}): "
+                        "replace or remove it") from None  # fmt: skip
+    frames = sample[0] if isinstance(sample, tuple) and sample else None
+    if isinstance(frames, np.ndarray) and frames.dtype.fields is not None:  # ToFrame hands back 0 events unframed
+        raise DataError(f"{_file(self, index)} holds no events: replace or remove it")
+    return sample
+
+
+def _file(dataset: Dataset, index: int) -> str:
+    files = getattr(dataset, "data", None)
+    return str(files[index]) if isinstance(files, list) and 0 <= index < len(files) else f"sample {index}"
 
 
 def __getattr__(name: str) -> type:

@@ -15,7 +15,14 @@ from pathlib import Path
 import torch
 
 from snasnet.core.atomic import atomic_file
-from snasnet.core.errors import CheckpointError, ConfigError, SnasnetError
+from snasnet.core.errors import (
+    MAX_TIMESTEPS,
+    ArchitectureError,
+    CheckpointError,
+    ConfigError,
+    SnasnetError,
+    check_at_most,
+)
 from snasnet.network.arch import Architecture
 from snasnet.network.model import SNASNet, build_model, model_from_config
 from snasnet.network.presets import Preset
@@ -81,7 +88,9 @@ def trained_on(data: Mapping) -> dict:
     training, read from a checkpoint's contents (``read_checkpoint``); empty for the original's files."""
     if data.get("format") != FORMAT:
         return {}
-    train = data.get("train_config") or {}
+    train = data.get("train_config")
+    if not isinstance(train, Mapping):
+        return {}
     return {k: train[k] for k in ("dataset", "data_dir", "dataset_options") if train.get(k) is not None}
 
 
@@ -114,6 +123,20 @@ def load_weights(model: SNASNet, state_dict: Mapping[str, torch.Tensor], source:
     model.load_state_dict(state_dict, strict=True)
 
 
+def _given_arch(arch: str | Sequence[str], celltype: str | None, stored: str) -> Architecture:
+    """The cell the user named, read as the checkpoint's cell type unless they named one. A cell that is not of
+    that type (backward edges, for a forward checkpoint) is read as the other, so that the message says the
+    checkpoint holds another cell, and which, rather than that the cell is malformed."""
+    if celltype is not None:
+        return Architecture.parse(arch, celltype)
+    try:
+        return Architecture.parse(arch, stored)
+    except ArchitectureError:
+        if stored != "forward":
+            raise
+    return Architecture.parse(arch, "backward")  # a backward cell reads every matrix a forward one does, and more
+
+
 def load_checkpoint(
     path: str | os.PathLike,
     *,
@@ -135,16 +158,18 @@ def load_checkpoint(
     if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1):
         # 0 would read as "not given" below and quietly become the checkpoint's T
         raise ConfigError(f"timesteps must be a positive integer (got {timesteps}); leave it out for the checkpoint's")
+    check_at_most("timesteps", timesteps, MAX_TIMESTEPS)
     data = read_checkpoint(path, map_location)
     source = str(path)
     if data.get("format") == FORMAT:
+        if not isinstance(data.get("model_config"), Mapping):
+            raise CheckpointError(f"{source} has no model configuration: it is damaged, or was not written by snasnet")
         try:
-            model = model_from_config(data["model_config"], timesteps=timesteps)
+            model = model_from_config(dict(data["model_config"]), timesteps=timesteps)
         except SnasnetError as exc:
             raise CheckpointError(f"{source}: {exc}") from None
         if arch is not None:
-            kind = celltype or model.arch.celltype
-            given = arch if isinstance(arch, Architecture) else Architecture.parse(arch, kind)
+            given = arch if isinstance(arch, Architecture) else _given_arch(arch, celltype, model.arch.celltype)
             if given.matrix != model.arch.matrix or given.celltype != model.arch.celltype:
                 raise CheckpointError(
                     f"{source} holds architecture {model.arch} ({model.arch.celltype}), not {given} "

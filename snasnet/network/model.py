@@ -23,7 +23,7 @@ from spikingjelly.activation_based import functional, layer
 from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
-from snasnet.core.errors import ConfigError
+from snasnet.core.errors import MAX_TIMESTEPS, ConfigError, check_at_most
 from snasnet.network.arch import Architecture
 from snasnet.network.cells import BackwardCell, Cell, ForwardCell
 from snasnet.network.neuron import LIFConfig, LIFNode, is_lif, make_lif
@@ -58,6 +58,7 @@ class SNASNet(nn.Module):
         lif = lif or LIFConfig()
         if timesteps < 1:
             raise ConfigError(f"timesteps must be at least 1 (got {timesteps})")
+        check_at_most("timesteps", timesteps, MAX_TIMESTEPS)
         if second_avgpooling < 1:
             raise ConfigError(f"second_avgpooling must be at least 1 (got {second_avgpooling})")
         side = _conv_out(preset.image_size, preset.stem_stride) // 2 // second_avgpooling
@@ -269,4 +270,6 @@ def model_from_config(config: dict, **changes: object) -> SNASNet:
         pooling = int(config["second_avgpooling"])
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"incomplete model configuration ({exc})") from None
+    except (ValueError, OverflowError) as exc:  # "timesteps": "five", a pooling of 1e400
+        raise ConfigError(f"malformed model configuration ({exc})") from None
     return SNASNet(arch, preset, timesteps, pooling, lif, str(changes.pop("path", "fast")))

@@ -39,7 +39,7 @@ from snasnet.core.distributed import (
     shared_run_dir,
     shutdown,
 )
-from snasnet.core.errors import ConfigError, SnasnetError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, ConfigError, SnasnetError, check_at_most, check_seed
 from snasnet.core.runs import EVENTS, EventReader, RunDir, package_versions
 from snasnet.core.seeding import derive_seed
 from snasnet.data.datasets import DataBundle, get_dataset
@@ -121,6 +121,9 @@ class SearchConfig:
         for option, value, least in checks:
             if value is not None and value < least:
                 raise ConfigError(f"{option} must be at least {least} (got {value})")
+        check_at_most("--batch-size", self.batch_size, MAX_BATCH_SIZE)
+        check_at_most("--timesteps", self.timesteps, MAX_TIMESTEPS)
+        check_seed("--seed", self.seed)
         objectives = self.parsed_objectives()
         scores = [o.name for o in objectives if o.is_score]
         if scores and scores[0] != self.score:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from snasnet.core.device import resolve_device, to_device
 from snasnet.core.distributed import DistEnv, all_reduce_sum
-from snasnet.core.errors import CheckpointError, ConfigError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, CheckpointError, ConfigError, check_at_most
 from snasnet.core.interrupts import ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import DataBundle, get_dataset
@@ -177,6 +177,11 @@ class EvalConfig:
     workers: int = 0
     model: str | None = None
 
+    def __post_init__(self) -> None:
+        check_at_most("--batch-size", self.batch_size, MAX_BATCH_SIZE)
+        check_at_most("--workers", self.workers, MAX_WORKERS)
+        check_at_most("--timesteps", self.timesteps, MAX_TIMESTEPS)
+
 
 def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     """The checkpoint's model and the dataset to evaluate it on, or a one-line error for a file that is not
@@ -196,7 +201,10 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
     data_dir = config.data_dir if config.data_dir is not None else trained.get("data_dir")
     options = config.dataset_options or (trained.get("dataset_options", {}) if name == trained.get("dataset") else {})
     # event frames are binned into the network's T (the checkpoint's unless --timesteps says otherwise)
-    timesteps = config.timesteps or (raw.get("model_config") or {}).get("timesteps")
+    stored = raw.get("model_config") if isinstance(raw.get("model_config"), dict) else {}
+    timesteps = config.timesteps or stored.get("timesteps")
+    if not isinstance(timesteps, int) or not 1 <= timesteps <= MAX_TIMESTEPS:
+        timesteps = None  # a damaged checkpoint: load_checkpoint below says what is wrong with it
     del raw
     bundle = get_dataset(name, data_dir=data_dir, download=config.download, model_timesteps=timesteps, **options)
     try:

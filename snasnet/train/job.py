@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch.distributed as dist
 
+from snasnet.core.atomic import atomic_path
 from snasnet.core.distributed import init_distributed, shared_run_dir, shutdown
 from snasnet.core.errors import CheckpointError, ConfigError
 from snasnet.core.interrupts import GracefulStop
+from snasnet.core.run_lock import LOCK, RunLock
 from snasnet.core.runs import RunDir
 from snasnet.network.checkpoint import FORMAT, read_checkpoint
 from snasnet.network.model import SNASNet
@@ -79,22 +82,68 @@ def resume(
     stop: GracefulStop | None = None,
 ) -> TrainResult:
     """Continue the run in ``run_dir`` from ``checkpoints/last.pt`` with its own configuration (only the
-    device and the number of DataLoader workers may change)."""
-    path = Path(run_dir) / CHECKPOINTS / "last.pt"
+    device and the number of DataLoader workers may change).
+
+    The run's lock is taken before anything is read, so a second resume never acts on what a live process is
+    still writing. What ``last.pt`` says should exist is repaired: a ``best.pt`` that a kill or a full disk kept
+    from being written is written from ``last.pt`` when that is the best epoch, and a run that trained its last
+    epoch but never recorded its end is closed (``ok``). A run stopped before its first checkpoint starts over
+    with the configuration its ``run.json`` recorded."""
+    lock = RunLock(run_dir) if os.environ.get("RANK", "0") == "0" else None  # under torchrun, rank 0 writes
+    try:
+        if lock is not None and Path(run_dir).is_dir():
+            lock.acquire()
+        state, config = _resume_point(Path(run_dir))
+        if device is not None:
+            config.device = device
+        if workers is not None:
+            config.workers = workers
+        return _execute(config, run_dir, state, listeners, stop, resuming=True, lock=lock)
+    finally:
+        if lock is not None:
+            lock.release()  # (the run's own end gave it back already, unless it never began)
+
+
+def _resume_point(run_dir: Path) -> tuple[dict | None, TrainConfig]:
+    """``last.pt``'s contents and configuration; ``(None, run.json's configuration)`` for a run that never saved a
+    checkpoint. Read under the run's lock."""
+    path = run_dir / CHECKPOINTS / "last.pt"
     if not path.is_file():
-        raise CheckpointError(f"nothing to resume in {run_dir}: {path} does not exist")
+        info = RunDir(run_dir).read_info()
+        if info.get("job") != "train" or not isinstance(info.get("config"), dict):
+            raise CheckpointError(f"nothing to resume in {run_dir}: {path} does not exist")
+        return None, TrainConfig.stored(info["config"])
     state = read_checkpoint(path)
     if state.get("format") != FORMAT or not isinstance(state.get("train_config"), dict):
         raise CheckpointError(f"{path} is not a checkpoint written by snasnet train")
     config = TrainConfig.stored(state["train_config"])
-    if device is not None:
-        config.device = device
-    if workers is not None:
-        config.workers = workers
-    if int(state.get("epoch", 0)) >= config.epochs:
+    finished = int(state.get("epoch", 0)) >= config.epochs
+    if finished and RunDir(run_dir).read_info().get("status") == "ok" and not _best_to_repair(run_dir, state):
         raise ConfigError(f"{run_dir} has finished all {config.epochs} epochs: there is nothing to resume")
     state["_source"] = str(path)
-    return _execute(config, run_dir, state, listeners, stop)
+    return state, config
+
+
+def _best_to_repair(run_dir: Path, state: dict) -> bool:
+    """Whether ``best.pt`` should be ``last.pt`` and is not: the best epoch is the one ``last.pt`` ends, and
+    ``best.pt`` is missing or older (a kill, or a full disk, between the two saves)."""
+    best = state.get("best_epoch")
+    if best is None or best != state.get("epoch") or int(state.get("step", 0)):
+        return False
+    path = run_dir / CHECKPOINTS / "best.pt"
+    try:
+        return read_checkpoint(path).get("epoch") != best
+    except CheckpointError:  # missing, or not whole
+        return True
+
+
+def _repair_best(run: RunDir, state: dict) -> None:
+    """Write ``best.pt`` from ``last.pt`` (the same contents: both hold ``Trainer.state()`` at the epoch's end)."""
+    source = Path(state["_source"])
+    target = run.path / CHECKPOINTS / "best.pt"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    run.emit("checkpoint_saved", path=str(target), kind="best", epoch=state["epoch"], step=0, repaired=True)
 
 
 def _execute(
@@ -103,8 +152,12 @@ def _execute(
     state: dict | None,
     listeners: tuple[Callable[[dict], None], ...],
     stop: GracefulStop | None,
+    *,
+    resuming: bool = False,
+    lock: RunLock | None = None,
 ) -> TrainResult:
-    if state is None and run_dir is not None and Path(run_dir).is_dir() and any(Path(run_dir).iterdir()):
+    new_run = not resuming and run_dir is not None and Path(run_dir).is_dir()
+    if new_run and any(p.name != LOCK for p in Path(run_dir).iterdir()):
         raise ConfigError(f"run directory {run_dir} already holds a run: choose another --run-dir, or --resume it")
     joined = dist.is_available() and dist.is_initialized()
     env, device = init_distributed(config.device)
@@ -121,7 +174,8 @@ def _execute(
             celltype=config.celltype,
             seed=config.seed,
             enabled=env.is_main,
-            resume=state is not None,
+            resume=resuming,
+            lock=lock,
         )
         for listener in listeners:
             run.subscribe(listener)
@@ -141,6 +195,8 @@ def _execute(
         }
         guard = GracefulStop() if stop is None else contextlib.nullcontext(stop)
         with run.job(**started), guard as active:
+            if state is not None and env.is_main and _best_to_repair(run.path, state):
+                _repair_best(run, state)
             try:
                 trainer.run(run, active)
             except (Interrupted, Stopped):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from snasnet.core.errors import ConfigError
+from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, ConfigError, check_at_most, check_seed
 from snasnet.network.arch import Architecture
 from snasnet.network.presets import default_timesteps
 from snasnet.network.zoo import get_model, named_network
@@ -23,6 +23,7 @@ from snasnet.train.precision import AUTO, REPORTED, check_precision, check_train
 from snasnet.train.schedulers import SCHEDULERS
 
 DEFAULT_ARCH = "0302 0030 3003 0000"  # the paper's CIFAR-100 cell
+MAX_WEIGHT_DECAY = 1.0  # beyond it a step of SGD shrinks the weights past zero (1e308 overflowed them)
 
 
 @dataclass
@@ -71,6 +72,12 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive (got {self.lr})")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
             raise ConfigError("weight_decay must be >= 0 and momentum in [0, 1)")
+        check_at_most("weight_decay", self.weight_decay, MAX_WEIGHT_DECAY)
+        for name in ("batch_size", "eval_batch_size"):
+            check_at_most(name, getattr(self, name), MAX_BATCH_SIZE)
+        check_at_most("timesteps", self.timesteps, MAX_TIMESTEPS)
+        check_at_most("workers", self.workers, MAX_WORKERS)
+        check_seed("seed", self.seed)
         OPTIMIZERS.get(self.optimizer)  # unknown names: the registries' one-line errors
         SCHEDULERS.get(self.scheduler)
         check_precision(self.precision)

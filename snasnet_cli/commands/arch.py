@@ -6,8 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from snasnet_cli import closed_pipe
 
 NODE_ROLES = {0: "input", 3: "output"}
 
@@ -62,7 +63,7 @@ def arch(
         typer.echo(json.dumps(report, indent=2))
         return
 
-    console = Console()
+    console = closed_pipe.console()
     console.print(f"[bold]cell[/bold] {cell}  ({cell.celltype})")
     nodes = ", ".join(
         f"{n} {NODE_ROLES.get(n, '')}".strip() + (" [red](pruned)[/red]" if n in removed else "") for n in range(4)

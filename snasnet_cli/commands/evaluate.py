@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.config_option import config_extras, config_option, merged, one_source
 from snasnet_cli.options import DATASETS, MODELS, PRECISIONS, DeviceOption, QuietOption, RunDirOption
@@ -95,7 +96,7 @@ def evaluate(
         "workers": workers,
     }
     config = EvalConfig(**merged(config_extras(ctx), one_source(ctx, given)))
-    console = Console(stderr=True, highlight=False)
+    console = closed_pipe.console(stderr=True, highlight=False)
     progress = None if quiet or as_json else _progress(console)
     started = {}
 
@@ -129,7 +130,8 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps({"checkpoint": config.checkpoint, **result.to_dict()}, indent=2))
         return
-    _print(Console(highlight=False), config.checkpoint, result)  # --quiet drops the progress, not the result
+    out = closed_pipe.console(highlight=False)
+    _print(out, config.checkpoint, result)  # --quiet drops the progress, not the result
 
 
 def _progress(console: Console) -> Progress:

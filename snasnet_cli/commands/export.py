@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.config_option import config_option, one_source
 from snasnet_cli.options import DATASETS, MODELS, DataDirOption, QuietOption, RunDirOption, choices
@@ -55,7 +56,7 @@ CheckImagesOption = Annotated[
 
 
 def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
+    console = closed_pipe.console(highlight=False, soft_wrap=True)
     if not console.is_terminal:  # a file or a pipe: whole lines, nothing cut to 80 columns
         console.width = 160
     return console
@@ -80,7 +81,7 @@ def _source(ctx: typer.Context, checkpoint, model, arch, preset, celltype, times
 def _parse_batch(value: str) -> int | None:
     if value == "dynamic":
         return None
-    if value.isdigit() and int(value) > 0:
+    if value.isascii() and value.isdigit() and int(value) > 0:  # ("²".isdigit() is true, and int() refuses it)
         return int(value)
     raise typer.BadParameter(f"{value!r}: give a positive number of images, or dynamic", param_hint="--batch")
 

@@ -6,8 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from snasnet_cli import closed_pipe
 
 
 def models(
@@ -30,7 +31,7 @@ def models(
     for e in entries:
         pooling, top1 = str(e["second_avgpooling"]), f"{e['paper_top1']:.2f}%"
         table.add_row(e["name"], e["dataset"], e["arch"], e["celltype"], pooling, top1)
-    console = Console(highlight=False, soft_wrap=True)
+    console = closed_pipe.console(highlight=False, soft_wrap=True)  # `| head`: no traceback
     if not console.is_terminal:  # a file or a pipe: whole lines, nothing cut to 80 columns
         console.width = 160
     console.print(table)

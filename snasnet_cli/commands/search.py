@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from snasnet_cli import closed_pipe
 from snasnet_cli.config_option import config_extras, config_option, from_file, on_command_line
 from snasnet_cli.options import (
     DATASET_TIMESTEPS_HELP,
@@ -233,7 +234,7 @@ def search(
         typer.echo(f"snasnet: warning: {message}", err=True)
     config.validate()
 
-    console = Console(stderr=True)
+    console = closed_pipe.console(stderr=True)
     progress = None if quiet else SearchProgress(console)
     listeners = [] if progress is None else [progress]
     if tensorboard or (resume is not None and (resume / "tb").is_dir()):  # a logged search goes on logging
@@ -241,6 +242,7 @@ def search(
 
         listeners.append(TensorBoardLog(path))
     sigterm_as_interrupt()
+    closed_pipe.on_close(closed_pipe.stop_as_after_ctrl_c)  # `| head`: every candidate scored is kept, resumable
     try:
         result = run_search(config, path, resume=resume is not None, on_event=_all(listeners))
     except KeyboardInterrupt:
@@ -254,7 +256,7 @@ def search(
         raise typer.Exit(130) from None
     if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
         return
-    out = Console()
+    out = closed_pipe.console()
     out.print(top_table(result, config.top_k))
     if result.chosen is not None:
         out.print(front_table(result, config.objective_names))

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.config_option import config_extras, config_option, merged, one_source
 from snasnet_cli.options import (
@@ -163,7 +163,7 @@ def train(
         "dataset_options": None if image_size is None else {"image_size": image_size},
     }
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 reports
-    console = Console(stderr=True, highlight=False)
+    console = closed_pipe.console(stderr=True, highlight=False)
     progress = None
     if not quiet and main_rank:
         from snasnet_cli.train_progress import TrainProgress
@@ -207,6 +207,7 @@ def train(
         if tensorboard:
             listeners = (*listeners, _tensorboard_log(path))
         start = lambda: fit(config, path, listeners=listeners)  # noqa: E731
+    closed_pipe.on_close(closed_pipe.stop_as_after_ctrl_c)  # `| head`: checkpoint, stop, resumable
     try:
         result = start()
     except KeyboardInterrupt:
@@ -226,7 +227,7 @@ def train(
     best = "-"
     if result.best_acc is not None:
         best = f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch}, {result.precision})"
-    Console(highlight=False).print(
+    closed_pipe.console(highlight=False).print(
         f"best validation accuracy {best}; checkpoints in {result.run_dir / 'checkpoints'}", soft_wrap=True
     )
 

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from snasnet.core.errors import StorageError
 from snasnet_cli.tui.jobs import Job, JobRequest, write_arch_file
 from snasnet_cli.tui.screens.help import HelpScreen
 from snasnet_cli.tui.screens.launch import LaunchScreen
@@ -257,13 +258,19 @@ class DashboardApp(App[None]):
         candidate = candidate or best
         if candidate is None:
             return None
-        dataset = s.dataset or search.info.get("config", {}).get("dataset") or self.defaults.dataset
+        config = search.info.get("config")  # run.json as written by hand or by another version: maybe not an object
+        stored = config.get("dataset") if isinstance(config, dict) else None
+        dataset = s.dataset or (stored if isinstance(stored, str) else None) or self.defaults.dataset
         base = replace(self.defaults, job="train", dataset=dataset, celltype=candidate.celltype)
         if s.finished and best is not None and candidate.index == best.index:
             return replace(base, from_search=search.path, arch_file=None)
-        arch_file = write_arch_file(
-            self.source.jobs_root, f"{search.name}-candidate-{candidate.index}", candidate.arch, candidate.celltype
-        )
+        try:
+            arch_file = write_arch_file(
+                self.source.jobs_root, f"{search.name}-candidate-{candidate.index}", candidate.arch, candidate.celltype
+            )
+        except StorageError as exc:  # a read-only runs folder: say so, the dashboard stays up
+            self.notify(f"cannot train candidate #{candidate.index}: {exc}", severity="error", timeout=10)
+            return None
         return replace(base, from_search=None, arch_file=arch_file)
 
     def action_train_selected(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snasnet.core.atomic import write_text
+from snasnet.core.errors import StorageError
 from snasnet.core.runs import default_run_dir
 
 JOBS = ("search", "train", "eval", "export")
@@ -71,7 +72,10 @@ class JobRequest:
 def write_arch_file(root: Path, name: str, arch: str, celltype: str) -> Path:
     """Save one architecture for ``train --arch-file``, in a hidden folder of the runs root (not a run itself)."""
     folder = Path(root) / ".tui"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from None
     path = folder / f"{name}.json"
     return write_text(path, json.dumps({"arch": arch, "celltype": celltype}) + "\n")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import golden_data
@@ -10,6 +11,12 @@ import golden_weights
 import pytest
 import torch
 from golden_data import GOLDEN
+
+# The tests play an interactive user, whose Ctrl-C reaches the commands they start. A test run started as a
+# background job (`nohup`, `cmd &` in a script) inherits SIGINT ignored, and so would every command it starts:
+# snasnet keeps an ignored SIGINT ignored, as `nohup` asks (snasnet_cli/stop_signals.py).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header() -> list[str]:

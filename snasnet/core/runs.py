@@ -189,6 +189,15 @@ class RunDir:
     def _write_info(self, info: dict) -> None:
         write_text(self.path / RUN_JSON, json.dumps(_jsonable(info), indent=2, allow_nan=False) + "\n")
 
+    def record(self, **fields: object) -> None:
+        """Add ``fields`` to run.json: a result that a reader of the run's summary wants without its events (a
+        training's test accuracy)."""
+        if not self.enabled:
+            return
+        info = self.read_info()
+        info.update(fields)
+        self._write_info(info)
+
     def set_status(self, status: str, error: str | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")

@@ -43,6 +43,9 @@ class DataBundle:
     train_plain: Dataset | None = None
     #: event frames: T, the frames per sample (samples ``[T, C, H, W]``); None: static images ``[C, H, W]``
     timesteps: int | None = None
+    #: a validation split apart from ``test``: the dataset's own, or images held out of ``train``
+    #: (``snasnet.data.validation.hold_out``); None: the dataset has none
+    val: Dataset | None = None
 
     @property
     def search_set(self) -> Dataset:

@@ -253,10 +253,11 @@ IMAGEFOLDER_TEST_SPLITS = ("val", "test")
 def imagefolder(
     data_dir: str | os.PathLike | None = None, download: bool = False, *, image_size: int = 32
 ) -> DataBundle:
-    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` (or ``test/``; ``data_dir`` defaults to
-    ``$SNASNET_DATA``): RGB images resized
-    and centre-cropped to ``image_size``, augmented like CIFAR (crop with padding size/8, flip), ImageNet
-    normalisation; the cifar100 preset's widths with 5 output neurons per class."""
+    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` or ``test/`` (``data_dir`` defaults to
+    ``$SNASNET_DATA``); with both, ``val/`` is the validation split and ``test/`` the test split, else the one
+    there is the test split. RGB images resized and centre-cropped to ``image_size``, augmented like CIFAR (crop
+    with padding size/8, flip), ImageNet normalisation; the cifar100 preset's widths with 5 output neurons per
+    class."""
     from torchvision import transforms
 
     if data_dir is None and not os.environ.get(DATA_ENV):  # ./data holds the other datasets, not a class tree
@@ -275,9 +276,13 @@ def imagefolder(
     mean, std = IMAGENET_STATS
     resize = (transforms.Resize(image_size), transforms.CenterCrop(image_size))
     plain = _image_folder(root / "train", "imagefolder training split")
-    test = _image_folder(splits[0], "imagefolder test split", _normalised(mean, std, *resize))
-    if test.classes != plain.classes:
-        raise DataError(f"imagefolder: the class folders of {splits[0]} differ from those of {root / 'train'}")
+    # test/ when there is one, and val/ beside it the validation split
+    test, *val = (
+        _image_folder(s, f"imagefolder {s.name} split", _normalised(mean, std, *resize)) for s in splits[::-1]
+    )
+    for split, images in zip(splits[::-1], (test, *val), strict=True):
+        if images.classes != plain.classes:
+            raise DataError(f"imagefolder: the class folders of {split} differ from those of {root / 'train'}")
     return DataBundle(
         "imagefolder",
         Transformed(plain, _augmented(image_size, max(1, image_size // 8), mean, std, *resize)),
@@ -287,4 +292,5 @@ def imagefolder(
         image_size=image_size,
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std, *resize)),
+        val=val[0] if val else None,
     )

@@ -11,11 +11,13 @@ from rich.console import Console
 
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.options import DATASET_TIMESTEPS_HELP, DATASETS, PRECISIONS, QuietOption, RunDirOption, choices
+from snasnet_cli.train_progress import test_figures, validation_line
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
 RECIPE = "Recipe (defaults: the original's; digits: Adam 1e-2, 25 epochs, 1-pixel shifts, validation every epoch)"
 MACHINE = "Machine"
+VALIDATION = "Validation"
 
 
 def _opt(*names: str, help: str, panel: str | None = None) -> typer.models.OptionInfo:
@@ -65,6 +67,29 @@ def train(
     ] = None,
     val_interval: Annotated[
         int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        _opt(
+            "--val-split",
+            help="The fraction of the training images held out to validate on (which picks best.pt) \\[default: "
+            "0.1; none for a dataset with a validation split of its own]. The test split is evaluated once, for "
+            "best.pt, at the end.",
+            panel=VALIDATION,
+        ),
+    ] = None,
+    val_seed: Annotated[
+        int | None,
+        _opt("--val-seed", help="Which images are held out \\[default: 0, whatever --seed].", panel=VALIDATION),
+    ] = None,
+    select_on: Annotated[
+        str | None,
+        _opt(
+            "--select-on",
+            help="What picks best.pt: val, or test (the original code's protocol, to reproduce its numbers: its "
+            "test accuracy is then optimistic) \\[default: val].",
+            panel=VALIDATION,
+        ),
     ] = None,
     timesteps: Annotated[int | None, _opt("--timesteps", help=DATASET_TIMESTEPS_HELP, panel=RECIPE)] = None,
     second_avgpooling: Annotated[
@@ -128,6 +153,9 @@ def train(
         "weight_decay": weight_decay,
         "scheduler": scheduler,
         "val_interval": val_interval,
+        "val_split": val_split,
+        "val_seed": val_seed,
+        "select_on": select_on,
         "timesteps": timesteps,
         "second_avgpooling": second_avgpooling,
         "seed": seed,
@@ -197,12 +225,21 @@ def train(
         raise typer.Exit(130) from None
     if not main_rank:
         return
+    Console(highlight=False).print(summary(result), soft_wrap=True)
+
+
+def summary(result) -> str:  # noqa: ANN001 (a TrainResult: the library is imported when the command runs)
+    """The run's last line: best.pt's validation accuracy, and its test accuracy labelled as such."""
     best = "-"
     if result.best_acc is not None:
         best = f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch}, {result.precision})"
-    Console(highlight=False).print(
-        f"best validation accuracy {best}; checkpoints in {result.run_dir / 'checkpoints'}", soft_wrap=True
-    )
+    parts = [f"best validation accuracy {best}"]
+    if result.config is not None and result.config.select_on == "test":
+        parts = [f"best accuracy on the test split {best} (--select-on test: the original's protocol)"]
+    elif result.test is not None:
+        parts.append(f"test accuracy of best.pt {test_figures(result.test)}")
+    parts.append(f"checkpoints in {result.run_dir / 'checkpoints'}")
+    return "; ".join(parts)
 
 
 def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | None, celltype: str | None):
@@ -232,5 +269,5 @@ def _describe(config, path, started: dict) -> str:
         f"training {config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
         f"T={config.timesteps}, on {started['device']}: training {started['train_precision']}, validation "
-        f"{started['val_precision']}; run directory {path}"
+        f"{started['val_precision']}; {validation_line(started)}; run directory {path}"
     )

@@ -127,8 +127,12 @@ class DashboardApp(App[None]):
         self.polls += 1
         self.views = {v.path: v for v in views}
         if self.followed is None and views:
+            # the newest run, on its own panel (a training's curves, not an empty search panel)
             newest = max(views, key=lambda v: v.state.started_ts or 0.0)
             self.focus_run(newest.path, switch=False)
+            panel = {"search": "search", "train": "training"}.get(newest.state.job or "")
+            if panel:  # after the tabs' own first activation, which would undo it
+                self.call_after_refresh(self.action_show_panel, panel)
         for path, view in self.views.items():
             if view.state.job in ("search", "train") and view.state.job not in self.current:
                 self.current[view.state.job] = path
@@ -234,12 +238,13 @@ class DashboardApp(App[None]):
         self.push_screen(HelpScreen())
 
     def _form_defaults(self) -> JobRequest:
-        """The last options used, with the architecture and checkpoint of the runs in focus."""
-        request = self.defaults
+        """A new form: no job kind chosen, the last options used, the architecture and checkpoint of the runs in
+        focus."""
+        request = replace(self.defaults, job="")
         search = self.views.get(self.current.get("search"))
         if search is not None and search.state.search.best is not None:
             train = self._train_request(search, self._main(SearchPanel).selected)
-            if train is not None:  # what a train job would train; the job kind stays the last one used
+            if train is not None:  # what a train job would train
                 request = replace(request, from_search=train.from_search, arch_file=train.arch_file)
         checkpoint = self._checkpoint()
         return replace(request, checkpoint=checkpoint) if checkpoint else request
@@ -303,7 +308,14 @@ class DashboardApp(App[None]):
         self._checkpoint_job("export")
 
     def action_cancel_job(self) -> None:
+        view = self.views.get(self.followed) if self.followed else None
         job = self.jobs.get(self.followed) if self.followed else None
+        if view is not None and (view.state.finished or (job is not None and job.returncode is not None)):
+            # the run in focus has ended: say how, and show it (the panels may not have caught up yet)
+            self.poll()
+            status, _ = self._status(view)
+            self.notify(f"{view.name} has already ended ({status}): nothing to cancel", severity="warning")
+            return
         if job is None or not job.running:
             job = next((j for j in reversed(list(self.jobs.values())) if j.running), None)
         if job is None:

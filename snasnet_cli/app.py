@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     cls=ChoicesGroup,  # help texts list the registries' names
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command's, too
 )
 
 

@@ -377,21 +377,23 @@ def test_the_cell_comes_from_arch_rows_a_file_or_a_search(tmp_path, monkeypatch)
         )
 
     monkeypatch.setattr("snasnet.train.job.fit", fake_fit)
+    arch_file = str(search / "best_arch.json")
     cases = [
-        (["--arch", "0300", "0030", "3003", "0000", "--dataset", "digits"], ("0300 0030 3003 0000", "backward")),
-        (["--arch", "0300 0030 0003 0000", "--celltype", "forward"], ("0300 0030 0003 0000", "forward")),
-        (["--arch-file", str(search / "best_arch.json"), "--dataset", "digits"], ("0342 0000 0003 0000", "forward")),
-        (["--from-search", str(search)], ("0342 0000 0003 0000", "forward")),
+        (
+            ["--arch", "0300", "0030", "3003", "0000", "--dataset", "digits"],
+            ("0300 0030 3003 0000", "backward", "digits"),
+        ),
+        (["--arch", "0300 0030 0003 0000", "--celltype", "forward"], ("0300 0030 0003 0000", "forward", "cifar10")),
+        (["--arch-file", arch_file, "--dataset", "synthetic"], ("0342 0000 0003 0000", "forward", "synthetic")),
+        (["--from-search", str(search)], ("0342 0000 0003 0000", "forward", "digits")),  # the search's dataset
+        # issue 28: the file's dataset was ignored (cifar10, which is not there, instead of digits)
+        (["--arch-file", arch_file], ("0342 0000 0003 0000", "forward", "digits")),
     ]
-    for args, (arch, celltype) in cases:
+    for args, expected in cases:
         with pytest.raises(SystemExit) as done:
             main(["train", *args, "--quiet", "--run-dir", str(tmp_path / "r")])
         assert done.value.code == 0
-        assert (seen[-1].arch, seen[-1].celltype, seen[-1].dataset) == (
-            arch,
-            celltype,
-            "cifar10" if "--celltype" in args else "digits",  # --from-search: the search's dataset
-        )
+        assert (seen[-1].arch, seen[-1].celltype, seen[-1].dataset) == expected, args
     assert seen[-1].optimizer == "adam"  # the digits defaults came with the search's dataset
 
 

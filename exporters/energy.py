@@ -103,6 +103,7 @@ class EnergyReport:
     layers: list[LayerEnergy]
     lif_firing_rates: dict[str, float]
     notes: list[str]
+    arch: str | None = None  # the cell, to name layers by their edge (snasnet.network.arch.layer_label)
 
     @property
     def snn_energy_pj(self) -> float:
@@ -195,7 +196,8 @@ def energy_report(model: SNASNet, counts: OperationCounts, profile: str | Energy
                 ann_energy_pj=macs * profile.e_mac_pj,
             )
         )
-    return EnergyReport(profile, counts.images, counts.timesteps, rows, counts.lif_firing_rates, _notes(model, counts))
+    return EnergyReport(profile, counts.images, counts.timesteps, rows, counts.lif_firing_rates, _notes(model, counts),
+                        str(model.arch))  # fmt: skip
 
 
 def _notes(model: SNASNet, counts: OperationCounts) -> list[str]:

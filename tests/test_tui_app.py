@@ -18,6 +18,7 @@ from prepared_runs import (
     epoch_event,
     event,
     train_events,
+    write_run_json,
     write_search_run,
     write_train_run,
 )
@@ -143,7 +144,9 @@ async def test_a_finished_training_shows_its_final_accuracy_and_per_layer_sparsi
         last = next(e for e in reversed(events) if e["event"] == "epoch_finished")
         table = app.query_one("#layers", DataTable)
         rows = [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert [r[0] for r in rows] == list(last["firing_rates"])
+        # by cell edge (the run's cell 0302 0030 3003 0000: slot 0 is 0->1, slot 2 is 1->2), not module path
+        edges = ["cell1 0->1 conv3x3", "cell1 1->2 conv3x3", "lif1", "cell2 0->1 conv3x3", "lif2"]
+        assert [r[0] for r in rows] == edges
         for row, rate in zip(rows, last["firing_rates"].values(), strict=True):
             assert row[2] == f"{100 * rate:.2f}%" and row[3] == f"{100 * (1 - rate):.1f}%"
         mean = sum(last["firing_rates"].values()) / len(last["firing_rates"])
@@ -563,3 +566,20 @@ async def test_the_training_header_shows_best_pts_test_accuracy_in_lines_that_fi
         lines = shown(app, "#train-stats").splitlines()
         assert len(lines) == 3 and max(len(line) for line in lines) <= SIZE[0] - 2, lines
         assert "val acc 87.5% (best 87.5% at epoch 2)" in lines[1] and "lr 0.01235" in lines[2]
+
+
+@pilot_test
+async def test_an_eval_is_listed_under_the_training_run_whose_checkpoint_it_read(tmp_path):
+    # issue 28: each eval or export was a run of its own, apart from its training run
+    write_train_run(tmp_path / "train-b", [0.5, 0.75])
+    write_search_run(tmp_path / "search-a", [3.0, 4.0])
+    source = str((tmp_path / "train-b").resolve())
+    write_run_json(tmp_path / "eval-c", "eval", "ok", started=T0 + 10_000, source_run=source)  # the newest
+    (tmp_path / "eval-c" / "events.jsonl").write_text("")
+    app = make_app(tmp_path, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="three runs")
+        names = [str(table.get_row_at(i)[0]).strip("▶ ") for i in range(3)]
+        assert names.index("└ eval-c") == names.index("train-b") + 1, names

@@ -38,7 +38,7 @@ PANELS = {
         "loss",
         "accuracy %",
     ],
-    "3": ["epoch 3", "sparsity", "lif1", "cell1.cell_architecture.0.0", "spikes per image by epoch"],
+    "3": ["epoch 3", "sparsity", "lif1", "cell1 0->1 conv3x3", "spikes per image by epoch"],  # by edge (issue 28)
     "4": ["job output (stderr)", "Output is captured for jobs started from this dashboard"],
     "5": ["2 run(s) in", "search-1", "train-1", "best val 87.5% (epoch 3), test 87.2%, epoch 3/3", "best 431.25"],
     "question_mark": ["snasnet dashboard", "train the candidate selected"],

@@ -119,11 +119,13 @@ class RunDir:
         seed: int | None = None,
         enabled: bool = True,
         resume: bool = False,
+        source_run: str | None = None,
     ) -> RunDir:
         """Make the directory, lock it (``snasnet.core.run_lock``: one writer, until ``close``) and write ``run.json``
         (status ``running``). With ``resume`` the directory and its events are kept and ``run.json`` is updated;
         without it an existing non-empty directory is an error, so that no earlier run is overwritten. Temporary
-        files a killed write left behind are removed."""
+        files a killed write left behind are removed. ``source_run``: the run whose output this job reads (an
+        eval's or export's training run, ``source_run_of``), recorded in ``run.json``."""
         path = Path(run_dir) if run_dir is not None else default_run_dir(job)
         run = cls(path, enabled)
         if not enabled:
@@ -141,7 +143,7 @@ class RunDir:
         try:
             run._refuse_a_run_unless(resume)  # again: one may have started since
             remove_stale_temps(path)
-            run._start(job, config, arch, celltype, seed, resume)
+            run._start(job, config, arch, celltype, seed, resume, source_run)
         except BaseException:
             run._lock.release()
             raise
@@ -154,8 +156,9 @@ class RunDir:
             )
 
     def _start(
-        self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool
-    ) -> None:
+        self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool,
+        source_run: str | None = None,
+    ) -> None:  # fmt: skip
         """Write run.json: a new run's, or a resumed one's updated."""
         info = self.read_info() if resume else {}
         info.pop(NONFINITE, None)  # said again below if the new configuration still has them
@@ -174,12 +177,22 @@ class RunDir:
             }
         )
         info.setdefault("started", time.time())
+        if source_run is not None:
+            info["source_run"] = source_run
         if resume:
             info["resumed"] = info.get("resumed", []) + [time.time()]
             _end_torn_line(self.path / EVENTS)
         self._write_info(info)
 
     # --- run.json -------------------------------------------------------------------------------
+    @staticmethod
+    def source_run_of(checkpoint: str | os.PathLike) -> str | None:
+        """The run directory a checkpoint was written in (``<run>/checkpoints/best.pt`` beside ``<run>/run.json``),
+        as an absolute path; None for a file from elsewhere (the original's checkpoints)."""
+        path = Path(checkpoint).resolve()
+        run = path.parent.parent
+        return str(run) if path.parent.name == "checkpoints" and (run / RUN_JSON).is_file() else None
+
     def read_info(self) -> dict:
         try:
             return json.loads((self.path / RUN_JSON).read_text())

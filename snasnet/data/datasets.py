@@ -46,6 +46,9 @@ class DataBundle:
     #: a validation split apart from ``test``: the dataset's own, or images held out of ``train``
     #: (``snasnet.data.validation.hold_out``); None: the dataset has none
     val: Dataset | None = None
+    #: how a raw input becomes what the model takes (``input_kind``, ``scale``, ``mean``, ``std``, ``formula``,
+    #: as text), written into exported models so that their users can feed them; None: not described
+    preprocessing: dict[str, str] | None = None
 
     @property
     def search_set(self) -> Dataset:

@@ -12,6 +12,7 @@ that says where it was looked for and how to get it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -58,9 +59,25 @@ def digits(data_dir: object = None, download: bool = False, *, shift: int = 0) -
 
         background = float(-mean / std)  # a blank pixel, normalised
         augmented = Transformed(train, RandomCrop(8, padding=shift, fill=background))
+    preprocessing = image_preprocessing("8x8 grayscale, pixel values 0-16 (scikit-learn's load_digits)", "1/16",
+                                        (float(mean),), (float(std),))  # fmt: skip
     return DataBundle(
-        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train
-    )
+        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train,
+        preprocessing=preprocessing,
+    )  # fmt: skip
+
+
+def image_preprocessing(
+    input_kind: str, scale: str, mean: tuple[float, ...], std: tuple[float, ...], resize: str = ""
+) -> dict[str, str]:
+    """A DataBundle's ``preprocessing``: ``(pixel * scale - mean) / std`` per channel, NCHW."""
+    return {
+        "input_kind": f"{input_kind}, NCHW float32" + (f"; {resize}" if resize else ""),
+        "scale": scale,
+        "mean": json.dumps([round(m, 6) for m in mean]),
+        "std": json.dumps([round(s, 6) for s in std]),
+        "formula": "(pixel * scale - mean) / std, per channel",
+    }
 
 
 # --- synthetic -----------------------------------------------------------------------------------
@@ -85,7 +102,8 @@ def synthetic(
         y = torch.randint(0, num_classes, (n,), generator=g)
         return TensorDataset(x, y)
 
-    return DataBundle("synthetic", split(train_size), split(test_size), preset, in_channels, image_size, num_classes)
+    return DataBundle("synthetic", split(train_size), split(test_size), preset, in_channels, image_size, num_classes,
+                      preprocessing={"input_kind": "random normal images (synthetic)", "formula": "none"})  # fmt: skip
 
 
 # --- CIFAR-10 / CIFAR-100 ------------------------------------------------------------------------
@@ -153,6 +171,7 @@ def _cifar(name: str, data_dir: str | os.PathLike | None, download: bool) -> Dat
         image_size=32,
         num_classes=classes,
         train_plain=Transformed(plain, _normalised(mean, std)),
+        preprocessing=image_preprocessing("32x32 RGB, pixel values 0-255", "1/255", mean, std),
     )
 
 
@@ -242,6 +261,7 @@ def tinyimagenet(data_dir: str | os.PathLike | None = None, download: bool = Fal
         image_size=64,
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std)),
+        preprocessing=image_preprocessing("64x64 RGB, pixel values 0-255", "1/255", mean, std),
     )
 
 
@@ -293,4 +313,7 @@ def imagefolder(
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std, *resize)),
         val=val[0] if val else None,
+        preprocessing=image_preprocessing(
+            "RGB, pixel values 0-255", "1/255", mean, std, f"resized (shorter side) and centre-cropped to {image_size}"
+        ),
     )

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from snasnet.network.arch import layer_label
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.options import DATASETS, DataDirOption, QuietOption, RunDirOption, choices
 
@@ -257,7 +258,7 @@ def _print_energy(console: Console, report) -> None:
     for row in report.layers:
         rate = "-" if row.input_firing_rate is None else f"{row.input_firing_rate:.3f}"
         table.add_row(
-            row.layer,
+            layer_label(row.layer, report.arch),
             row.input,
             rate,
             f"{row.calls_per_image:g}",
@@ -298,7 +299,8 @@ def nir_command(
         typer.Option(
             "--check",
             help="Importers to run the file in, comma-separated: nirtorch, snntorch, norse, spikingjelly, sinabs "
-            "(default: every one installed; nirtorch always runs).",
+            "(default: every one installed that can load the file, the others listed as not applicable; nirtorch "
+            "always runs).",
         ),
     ] = None,
     arch: ArchOption = None,
@@ -355,7 +357,10 @@ def _print_importers(console: Console, rows: list[dict], images: int, dataset: s
         p = row["parity"]
         if p is None:
             reason = row["error"] if row["installed"] else "not installed"
-            table.add_row(row["importer"], "no" if row["installed"] else "-", "-", "-", "-", reason)
+            if not row.get("applicable", True):
+                reason = f"not applicable: {reason}"
+            loads = "no" if row["installed"] and row.get("applicable", True) else "-"
+            table.add_row(row["importer"], loads, "-", "-", "-", reason)
             continue
         table.add_row(
             row["importer"], "yes", f"{p['predictions_agree']}/{p['samples']}", f"{p['logits_close']}/{p['samples']}",

@@ -24,7 +24,7 @@ from snasnet_cli.tui.jobs import Job, JobRequest, write_arch_file
 from snasnet_cli.tui.screens.help import HelpScreen
 from snasnet_cli.tui.screens.launch import LaunchScreen
 from snasnet_cli.tui.screens.quit import ConfirmQuitScreen
-from snasnet_cli.tui.source import RunsSource, RunView, local_checkpoint
+from snasnet_cli.tui.source import RunsSource, RunView, grouped_by_source, local_checkpoint
 from snasnet_cli.tui.state import Candidate, SpikeReading
 from snasnet_cli.tui.widgets.common import status_text
 from snasnet_cli.tui.widgets.log import LogPanel
@@ -169,7 +169,8 @@ class DashboardApp(App[None]):
         self._main(LogPanel).show(focused, self.jobs.get(self.followed) if self.followed else None)
         rows = sorted(self.views.values(), key=lambda v: v.state.started_ts or float("inf"), reverse=True)
         where = str(self.source.root) if getattr(self.source, "root", None) else "the runs given"
-        self._main(RunsPanel).show([self._row(v) for v in rows], self.followed, where)
+        shown = [replace(self._row(v), under_source=under) for v, under in grouped_by_source(rows)]
+        self._main(RunsPanel).show(shown, self.followed, where)
         self._status_line(focused)
 
     def _spike_reading(self, view: RunView | None) -> SpikeReading | None:
@@ -178,7 +179,7 @@ class DashboardApp(App[None]):
         if self.chosen is not None and view.state.job == "search":
             c = self.chosen
             label = f"candidate #{c.index} at initialisation (firing rates only)"
-            return SpikeReading(label, c.firing_rates, reported_mean_firing_rate=c.mean_firing_rate)
+            return SpikeReading(label, c.firing_rates, reported_mean_firing_rate=c.mean_firing_rate, arch=c.arch)
         return view.state.spikes
 
     def _row(self, view: RunView) -> RunRow:

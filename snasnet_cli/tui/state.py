@@ -168,6 +168,7 @@ class SpikeReading:
     spikes_per_image: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     total_spikes_per_image: float | None = None
     reported_mean_firing_rate: float | None = None  # the event's mean_firing_rate, where it has one
+    arch: str | None = None  # a search candidate's cell (else the run's), to name layers by their edge
 
     def layers(self) -> list[tuple[str, float | None, float | None]]:
         """(layer, firing rate, spikes per image) in the order the job wrote them."""
@@ -344,7 +345,9 @@ class RunState:
         best = self.search.best
         if best is not None and best.firing_rates:
             label = f"candidate #{best.index} at initialisation"
-            return SpikeReading(label, best.firing_rates, reported_mean_firing_rate=best.mean_firing_rate)
+            return SpikeReading(
+                label, best.firing_rates, reported_mean_firing_rate=best.mean_firing_rate, arch=best.arch
+            )
         return None
 
 

@@ -118,6 +118,7 @@ class EnergyReport:
     lif_firing_rates: dict[str, float]
     notes: list[str]
     estimate: EnergyEstimate
+    arch: str | None = None  # the cell, to name layers by their edge (snasnet.network.arch.layer_label)
 
     @property
     def snn_energy_pj(self) -> float:
@@ -243,7 +244,9 @@ def energy_report(
             )
         )
     notes = _notes(model, counts, estimate)
-    return EnergyReport(profile, counts.images, counts.timesteps, rows, counts.lif_firing_rates, notes, estimate)
+    return EnergyReport(
+        profile, counts.images, counts.timesteps, rows, counts.lif_firing_rates, notes, estimate, str(model.arch)
+    )
 
 
 def _notes(model: SNASNet, counts: OperationCounts, estimate: EnergyEstimate) -> list[str]:

@@ -22,7 +22,7 @@ from exporters.parity import Parity
 from snasnet.core.atomic import atomic_paths, output_target
 from snasnet.core.errors import MAX_BATCH_SIZE, ConfigError, DataError, StorageError, check_at_most
 from snasnet.core.runs import RunDir
-from snasnet.data.datasets import get_dataset
+from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.network.presets import list_presets
@@ -105,17 +105,8 @@ def check_images(
     was trained on (``trained``: ``ExportSource.trained_on()``: its dataset, folder and options), else the
     dataset named like the model's preset (the original's checkpoints). ``synthetic`` gives random images shaped
     for the model."""
-    trained = trained or {}
-    name = dataset or trained.get("dataset") or model.preset.name
-    data_dir = data_dir if data_dir is not None else trained.get("data_dir")
-    p = model.preset
-    options = dict(trained.get("dataset_options") or {}) if name == trained.get("dataset") else {}
-    if name == "synthetic":
-        options = {"in_channels": p.in_channels, "image_size": p.image_size, "num_classes": p.num_classes, **options}
-    try:
-        bundle = get_dataset(name, data_dir, model_timesteps=model.timesteps, **options)
-    except DataError as exc:
-        raise DataError(f"{exc} (or check on random images: --dataset synthetic)") from None
+    bundle = model_data(model, dataset, data_dir, trained)
+    name, p = bundle.name, model.preset
     bundle.check_model(model, "the model")
     if (bundle.in_channels, bundle.image_size) != (p.in_channels, p.image_size):
         raise DataError(
@@ -125,6 +116,37 @@ def check_images(
     data = getattr(bundle, split)
     count = min(count, len(data))
     return torch.stack([data[i][0] for i in range(count)]), name
+
+
+def model_data(
+    model: SNASNet, dataset: str | None, data_dir: str | os.PathLike | None, trained: dict | None = None
+) -> DataBundle:
+    """The dataset ``check_images`` takes images from (see there), loaded as the checkpoint was trained on it."""
+    trained = trained or {}
+    name = dataset or trained.get("dataset") or model.preset.name
+    data_dir = data_dir if data_dir is not None else trained.get("data_dir")
+    p = model.preset
+    options = dict(trained.get("dataset_options") or {}) if name == trained.get("dataset") else {}
+    if name == "synthetic":
+        options = {"in_channels": p.in_channels, "image_size": p.image_size, "num_classes": p.num_classes, **options}
+    try:
+        return get_dataset(name, data_dir, model_timesteps=model.timesteps, **options)
+    except DataError as exc:
+        raise DataError(f"{exc} (or check on random images: --dataset synthetic)") from None
+
+
+def input_metadata(
+    model: SNASNet, dataset: str | None, data_dir: str | os.PathLike | None, trained: dict | None = None
+) -> dict[str, str]:
+    """What an exported model's user needs to feed it: the dataset, its classes and its preprocessing (the
+    ONNX file's metadata). Where the data cannot be read (``--check-images 0`` without it), the dataset's name."""
+    trained = trained or {}
+    name = dataset or trained.get("dataset") or model.preset.name
+    try:
+        bundle = model_data(model, dataset, data_dir, trained)
+    except DataError:
+        return {"dataset": name, "classes": str(model.preset.num_classes), "preprocessing": "unknown: no data"}
+    return {"dataset": bundle.name, "classes": str(bundle.num_classes), **(bundle.preprocessing or {})}
 
 
 def _check_output(output: str | os.PathLike | None, name: str = "", folder: bool = False) -> None:
@@ -144,7 +166,8 @@ def _open_run(fmt: str, source: ExportSource, model: SNASNet, run_dir, config: d
     """The export's run directory; its configuration (run.json, config.yaml) holds every setting of the job, by
     the names of ``snasnet export FORMAT``'s options, so that ``--config RUN_DIR/config.yaml`` repeats it."""
     config = {"format": fmt, **source.settings(), **config}
-    run = RunDir.create("export", config, run_dir, arch=str(model.arch), celltype=model.arch.celltype)
+    run = RunDir.create("export", config, run_dir, arch=str(model.arch), celltype=model.arch.celltype,
+                        source_run=RunDir.source_run_of(source.checkpoint))  # fmt: skip
     say(f"run directory: {run.path}")
     return run
 
@@ -189,8 +212,9 @@ def export_onnx_job(
     path = Path(output) if output is not None else run.path / "model.onnx"
     with run.job(job="export", format="onnx", checkpoint=str(source.checkpoint)):
         say(f"exporting {model.arch} ({model.arch.celltype}, {model.preset.name}, T={model.timesteps}) ...")
+        # the data is loaded again (check_images' copy is gone): for digits or CIFAR, well under a second
         graph = export_onnx(model, path, mode=mode, opset=opset, batch=batch, spike_counts=spike_counts,
-                            exporter=exporter)  # fmt: skip
+                            exporter=exporter, metadata=input_metadata(model, dataset, data_dir, trained))  # fmt: skip
         say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {graph.seconds:.1f} s")
         figures: dict = {}
         check = None
@@ -270,7 +294,8 @@ def export_nir_job(
 ) -> ExportResult:
     """Write one timestep as NIR, read it back with ``nir.read`` (the round trip a NIR tool sees), and run it
     for T steps on ``images`` test images (0: no check) in nirtorch (always: the reference reading) and in
-    each of ``importers`` (default: every one installed, ``exporters.nir_importers``), against PyTorch.
+    each of ``importers`` (default: every one installed that can load the file, the others listed as not
+    applicable; ``exporters.nir_importers``), against PyTorch.
     ``figures["importers"]`` holds one row per importer. The check fails when nirtorch, or an importer
     named in ``importers``, does not load the file or does not reproduce PyTorch."""
     import nir
@@ -302,8 +327,9 @@ def export_nir_job(
         parity, failed = None, []
         if batch_images is not None:
             say(f"running {model.timesteps} steps in {', '.join(chosen)} on {len(batch_images)} {data_name} images")
+            # by default, importers that cannot load the file are listed as not applicable, not run to fail
             checks = check_importers(chosen, graph, batch_images, torch_scores(model, batch_images),
-                                     model.timesteps, dt)  # fmt: skip
+                                     model.timesteps, dt, run_all=importers is not None)  # fmt: skip
             parity = checks[0].parity
             failed = [c for c in checks if not c.passed and (c.importer == "nirtorch" or importers is not None)]
             figures.update(parity=None if parity is None else parity.to_dict(), dataset=data_name,

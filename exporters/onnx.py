@@ -27,7 +27,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -226,9 +226,11 @@ def export_onnx(
     spike_counts: bool = False,
     exporter: str = "dynamo",
     fold: bool = True,
+    metadata: Mapping[str, str] | None = None,
 ) -> OnnxGraph:
     """Write ``model`` (eval mode, its ``timesteps``) as an ONNX graph at ``path`` (atomically: an existing
-    file is replaced only by a complete export). ``batch``: a fixed batch size, or None for any."""
+    file is replaced only by a complete export). ``batch``: a fixed batch size, or None for any. ``metadata``:
+    more ``snasnet.*`` entries, e.g. the input's preprocessing (``exporters.jobs.input_metadata``)."""
     build_graph, write = MODES.get(mode), EXPORTERS.get(exporter).write  # unknown names: one-line errors
     check_opset(opset, exporter)
     if batch is not None and batch < 1:
@@ -250,7 +252,7 @@ def export_onnx(
     module, args, state, inputs, outputs = build_graph(plain, images, spike_names)
     with atomic_path(path) as tmp, torch.no_grad():
         write(module, args, str(tmp), inputs, outputs, opset, batch is None)
-        _write_metadata(str(tmp), model, mode, plain, state)
+        _write_metadata(str(tmp), model, mode, plain, state, metadata or {})
         written = file_opset(tmp)
         if written != opset:  # the exporter fell back to another opset: no file that says otherwise
             raise ConfigError(f"the {exporter} exporter wrote opset {written}, not the opset {opset} asked for")
@@ -258,7 +260,9 @@ def export_onnx(
                      time.perf_counter() - start)  # fmt: skip
 
 
-def _write_metadata(path: str, model: SNASNet, mode: str, plain: PlainSNASNet, state: list[str]) -> None:
+def _write_metadata(
+    path: str, model: SNASNet, mode: str, plain: PlainSNASNet, state: list[str], extra: Mapping[str, str]
+) -> None:
     import onnx
 
     graph = onnx.load(path)
@@ -274,6 +278,7 @@ def _write_metadata(path: str, model: SNASNet, mode: str, plain: PlainSNASNet, s
         "scores": "mean over the timesteps of each step's class scores"
         if mode == "step"
         else "class scores averaged over the timesteps",
+        **extra,
     }
     for key, value in meta.items():
         entry = graph.metadata_props.add()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snasnet.core.lazy import lazy_exports
+from snasnet.core.lazy import lazy_dir, lazy_exports
 
 __version__ = "0.1.0"
 
@@ -72,3 +72,4 @@ if TYPE_CHECKING:
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(__name__, _EXPORTS)

@@ -22,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=True,  # --install-completion / --show-completion: Typer's own, for bash, zsh, fish, PowerShell
     cls=ChoicesGroup,  # help texts list the registries' names
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command's, too
 )
 
 

@@ -2,7 +2,9 @@
 choices their help texts list, taken from the library's registries.
 
 A help text names its registry with ``choices("module:REGISTRY")``; ``ChoicesGroup`` writes the registry's
-names in when a command is about to run or show its help. Reading them any earlier would load torch (most
+names in when a command is about to run or show its help. It also tidies what Typer's help shows: a flag takes no
+value, so no type is printed beside it, and a docstring's line breaks inside a paragraph do not cut the text at
+80 columns. Reading them any earlier would load torch (most
 registries' modules need it) for every command, the dashboard's ``snasnet tui`` included.
 """
 
@@ -41,17 +43,35 @@ class ChoicesGroup(TyperGroup):
     def get_command(self, ctx: typer.Context, cmd_name: str):  # noqa: ANN201 (click's Command)
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            _fill_command(command)
+            _fill_command(command, ctx)
         return command
 
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)
+        _flags_take_no_value(params)  # --version, --help
+        return params
 
-def _fill_command(command) -> None:  # noqa: ANN001
+
+def _fill_command(command, ctx: typer.Context) -> None:  # noqa: ANN001
     for param in command.params:
         help_text = getattr(param, "help", None)
         if help_text and _CHOICES.search(help_text):
             param.help = fill_choices(help_text)
+    _flags_take_no_value(command.get_params(ctx))  # the help option included
+    if command.help:  # Typer's rich help keeps a docstring's line breaks: one paragraph, one line
+        command.help = _LINE_BREAK.sub(" ", command.help)
     for sub in getattr(command, "commands", {}).values():  # a group's commands (export onnx|energy|nir)
-        _fill_command(sub)
+        _fill_command(sub, ctx)
+
+
+_LINE_BREAK = re.compile(r"(?<!\n)\n(?![\n ])")
+
+
+def _flags_take_no_value(params: list) -> None:
+    """No ``<bool>`` beside ``--quiet`` or ``--help``: Typer prints the type of every option, flags included."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
 
 
 RunDirOption = Annotated[

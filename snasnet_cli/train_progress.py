@@ -42,6 +42,34 @@ def epoch_line(e: dict) -> str:
     return "  ".join(parts)
 
 
+def validation_line(started: dict) -> str:
+    """What the run validates on (its run_started event): says so plainly when it is the test split."""
+    images = started.get("val_images")
+    if started.get("select_on") == "test":
+        return (
+            f"best.pt chosen on the test split ({images} images; --select-on test: the original code's protocol, "
+            "whose test accuracy is optimistic)"
+        )
+    if started.get("val_split"):
+        held = f"{images} of the training images held out (--val-split {started['val_split']:g})"
+    else:
+        held = f"the dataset's validation split ({images} images)"
+    return f"best.pt chosen on {held}; tested once on the {started.get('test_images')} test images"
+
+
+def test_figures(e: dict) -> str:
+    """best.pt's test accuracy (a test_finished event): top-1, top-5, images, epoch."""
+    return f"{_pct(e, 'top1')} top-5 {_pct(e, 'top5')} ({e.get('images')} images, epoch {e.get('epoch')}" + (
+        f", {e['precision']})" if e.get("precision") else ")"
+    )
+
+
+def test_line(e: dict) -> str:
+    """One test_finished event, labelled as test."""
+    selected = " (chosen on the test split: --select-on test)" if e.get("selected_on") == "test" else ""
+    return f"test: best.pt {test_figures(e)}{selected}"
+
+
 class TrainProgress:
     """A run listener (``RunDir.subscribe``). The bar goes to ``console`` (stderr), the lines that stay (the
     epochs) to ``out`` (default: stdout)."""
@@ -79,6 +107,8 @@ class TrainProgress:
             )
         elif kind == "epoch_finished":
             self.say(epoch_line(event))
+        elif kind == "test_finished":
+            self.say(test_line(event))
         elif kind == "run_finished":
             self.stop()
 

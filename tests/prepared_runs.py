@@ -77,11 +77,15 @@ def epoch_event(epoch: int, epochs: int, val_acc: float, ts: float) -> dict:
                  seconds=10.0)  # fmt: skip
 
 
-def train_events(val_accs: list[float], epochs: int, steps: int = 4, finished: bool = True) -> list[dict]:
-    """A training with ``steps`` steps per epoch of 2.5 s each, one train_step per step."""
+def train_events(
+    val_accs: list[float], epochs: int, steps: int = 4, finished: bool = True, test: float | None = None
+) -> list[dict]:
+    """A training with ``steps`` steps per epoch of 2.5 s each, one train_step per step; ``test``: best.pt's test
+    accuracy, reported after the last epoch (test_finished) when the run finished."""
     arch = ARCHS[0]
     events = [event("run_started", T0, job="train", epochs=epochs, steps_per_epoch=steps, dataset="digits",
-                    arch=arch, celltype="backward")]  # fmt: skip
+                    arch=arch, celltype="backward", select_on="val", val_split=0.1, train_images=1293,
+                    val_images=144, test_images=360)]  # fmt: skip
     ts = T0
     for e, acc in enumerate(val_accs, start=1):
         for s in range(1, steps + 1):
@@ -90,15 +94,21 @@ def train_events(val_accs: list[float], epochs: int, steps: int = 4, finished: b
                                 acc=round(acc * s / steps, 4), lr=round(0.1 / e, 5), images_per_s=820.0))  # fmt: skip
         events.append(epoch_event(e, epochs, acc, ts))
         events.append(event("checkpoint_saved", ts, path="checkpoints/last.pt", kind="last", epoch=e))
+    if finished and test is not None:
+        best = max(range(len(val_accs)), key=lambda i: val_accs[i]) + 1
+        events.append(event("test_finished", ts + 0.05, checkpoint="checkpoints/best.pt", epoch=best,
+                            selected_on="val", top1=test, top5=min(1.0, test + 0.02), images=360))  # fmt: skip
     if finished:
         events.append(event("run_finished", ts + 0.1, status="ok", error=None))
     return events
 
 
-def write_train_run(path: Path, val_accs: list[float], epochs: int | None = None, finished: bool = True) -> list[dict]:
+def write_train_run(
+    path: Path, val_accs: list[float], epochs: int | None = None, finished: bool = True, test: float | None = None
+) -> list[dict]:
     epochs = epochs or len(val_accs)
     write_run_json(path, "train", "ok" if finished else "running", arch=ARCHS[0], celltype="backward",
                    config={"dataset": "digits", "epochs": epochs})  # fmt: skip
-    events = train_events(val_accs, epochs, finished=finished)
+    events = train_events(val_accs, epochs, finished=finished, test=test)
     append_events(path, events)
     return events

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from snasnet.core.errors import ArchitectureError
-from snasnet.network.arch import Architecture, draw_matrix, enumerate_canonical, forward_slots, sample
+from snasnet.network.arch import (
+    Architecture,
+    draw_matrix,
+    enumerate_canonical,
+    forward_slots,
+    layer_label,
+    sample,
+)
 
 GOLDEN = "0302 0030 3003 0000"
 
@@ -242,3 +249,16 @@ def test_a_cell_reaches_its_output_when_a_path_leads_there(rows, celltype, reach
     if not reaches:
         with pytest.raises(ArchitectureError, match="no path from the input node 0 to the output node 3"):
             arch.require_output_reached()
+
+
+def test_layers_are_named_by_their_cell_edge():
+    # issue 28: "cell1.cell_architecture.0.0" says nothing to a reader of the cell; its edge does
+    cell = "0302 0030 3003 0000"  # forward slots 0->1, 0->2, 1->2, 0->3, 1->3, 2->3; backward 1->0, 2->0, ...
+    assert layer_label("cell1.cell_architecture.0.0", cell) == "cell1 0->1 conv3x3"
+    assert layer_label("cell2.cell_architecture.3.2", cell) == "cell2 0->3 conv1x1"  # the conv inside the edge
+    assert layer_label("cell1.cell_architecture_back.1.0", cell) == "cell1 2->0 conv3x3 feedback"
+    assert layer_label("cell1.cell_architecture.0.0", Architecture.parse(cell)) == "cell1 0->1 conv3x3"
+    for other in ("downconv1.1", "last_act.1", "classifier.2"):
+        assert layer_label(other, cell) == other
+    assert layer_label("cell1.cell_architecture.0.0", None) == "cell1.cell_architecture.0.0"  # cell unknown
+    assert layer_label("cell1.cell_architecture.0.0", "not a cell") == "cell1.cell_architecture.0.0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -95,3 +96,36 @@ def test_arch_refuses_a_cell_whose_output_the_input_never_reaches(rows, capsys):
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.count("\n") == 1, err
     assert f"cell {rows} (backward) has no path from the input node 0 to the output node 3" in err
+
+
+# --- help as a newcomer reads it at 80 columns (issue 28) ---------------------------------------------------------
+COMMANDS = (["search"], ["train"], ["eval"], ["export", "onnx"], ["export", "energy"], ["export", "nir"], ["tui"],
+            ["arch"], [])  # fmt: skip
+
+
+def help_at_80_columns(command: list[str], flag: str = "--help") -> str:
+    result = runner.invoke(app, [*command, flag], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "snasnet")
+def test_help_at_80_columns_says_h_flags_take_no_value_and_panel_titles_are_whole(command):
+    out = help_at_80_columns(command)
+    assert help_at_80_columns(command, "-h") == out
+    assert "<bool>" not in out, "a flag (--quiet, --help, --version) printed as if it took a value"
+    for line in out.splitlines():
+        if line.startswith("╭─ "):  # a panel's title, whole: "╭─ Recipe ... ───╮", not "╭─ Recipe ... shi─╮"
+            assert re.fullmatch(r"╭─ [^─]+ ─+╮", line), line
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_train_help_shows_the_defaults_digits_runs_with():
+    from snasnet.train.recipe import DATASET_DEFAULTS
+
+    out = " ".join(help_at_80_columns(["train"]).replace("│", " ").split())
+    digits = DATASET_DEFAULTS["digits"]
+    assert f"Epochs [default: 300; digits: {digits['epochs']};" in out
+    assert f"digits, digits-dvs: {digits['lr']:g}]" in out and "[default: sgd; digits, digits-dvs: adam]" in out
+    assert "Validate every N epochs and at the end [default: 20; digits, synthetic, digits-dvs: 1]" in out
+    assert "Recipe (defaults: the original's, and the datasets' own)" in out

@@ -146,6 +146,34 @@ def test_imagefolder_reads_any_class_tree_and_sizes_the_network(tmp_path):
     assert model(torch.stack([bundle.test[i][0] for i in range(3)])).shape == (3, 3)
 
 
+def test_an_imagefolder_with_val_and_test_validates_on_val_and_tests_on_test(tmp_path):
+    """Issue 28: a tree with its own validation split keeps it apart from the test split; training then holds out
+    no training images (and one without a validation split holds out 10%)."""
+    from snasnet.train.recipe import train_config
+    from snasnet.train.trainer import validation_split
+
+    for split, n in (("train", 4), ("val", 2), ("test", 1)):
+        for c, name in enumerate(("cat", "dog")):
+            for i in range(n):
+                write_image(tmp_path / split / name / f"{i}.png", 20, 60 * c)
+    bundle = get_dataset("imagefolder", data_dir=tmp_path, image_size=8)
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (8, 4, 2)
+    assert "val" in bundle.val.root and "test" in bundle.test.root
+    config, split, val = validation_split(train_config("imagefolder", data_dir=str(tmp_path)), bundle)
+    assert config.val_split == 0.0 and val is bundle.val and len(split.train) == 8
+    config, split, val = validation_split(train_config("imagefolder", val_split=0.25), bundle)
+    assert (config.val_split, len(split.train), len(val)) == (0.25, 6, 2)  # asked for: held out all the same
+    digits = get_dataset("digits", shift=1)
+    assert digits.val is None
+    config, split, val = validation_split(train_config("digits"), digits)
+    assert (config.val_split, len(split.train), len(split.train_plain), len(val)) == (0.1, 1293, 1293, 144)
+    assert len(split.test) == 360 and len(split.search_set) == 1293
+    # the held-out images are read without the training augmentation, the trained ones with it
+    assert torch.equal(val[0][0], digits.train_plain[val.indices[0]][0])
+    split.train.set_epoch(3, seed=0)
+    assert split.train.dataset.epoch == 3
+
+
 def test_imagefolder_with_different_classes_in_train_and_val_is_refused(tmp_path):
     write_image(tmp_path / "train" / "cat" / "0.png", 8, 0)
     write_image(tmp_path / "test" / "dog" / "0.png", 8, 0)

@@ -103,11 +103,15 @@ def test_our_checkpoint_needs_nothing_else_and_prints_a_table(tmp_path, capsys, 
     code, table, err = snasnet_eval(capsys, str(path), "--run-dir", str(tmp_path / "eval"))
     assert code == 0, err
     assert "360 test images" in table and "top-5" in table and "spikes per image" in table
-    for name, _ in model.lif_layers():
-        assert name in table
+    # issue 28: layers by their cell edge (module order: forward_slots / backward_slots), not by module path
+    for label in ("cell1 0->1 conv3x3", "cell1 0->3 conv1x1", "cell2 2->0 conv3x3 feedback", "downconv1.1"):
+        assert label in table, label
+    assert "cell_architecture" not in table
     code, out, _ = snasnet_eval(capsys, str(path), "--json", "--run-dir", str(tmp_path / "eval2"))
     report = json.loads(out)
     assert report["images"] == 360 and 0 < report["top1"] <= report["top5"] <= 1
+    assert report["layer_labels"]["cell1.cell_architecture_back.1.0"] == "cell1 2->0 conv3x3 feedback"
+    assert set(report["layer_labels"]) == {name for name, _ in model.lif_layers()}
     assert re.search(rf"top-1 \(fp32\)\W+{100 * report['top1']:.2f}%", table), table
     assert f"{report['total_spikes_per_image']:,.1f}" in table
 

@@ -99,9 +99,10 @@ def test_energy_command_writes_json_csv_chart_and_prints_the_table(checkpoint, t
     assert report["images"] == 32 and report["profile"]["name"] == "loihi"
     assert (run / "energy.csv").read_text().splitlines()[-1].startswith("total,")
     assert (run / "energy.png").read_bytes()[:4] == b"\x89PNG"
-    for text in ("energy per image, nJ (loihi, T=5, 32 images)", "cell1.cell_architecture_back.1.1", "same-shape ANN",
+    for text in ("energy per image, nJ (loihi, T=5, 32 images)", "cell1 2->0 conv3x3 feedback", "same-shape ANN",
                  "SNN memory", "ANN memory", "break-even firing rate"):  # fmt: skip
-        assert text in result.output
+        assert text in result.output  # issue 28: layers by their cell edge, not cell1.cell_architecture_back.1.1
+    assert "cell_architecture" not in result.output
     finished = events(run)["export_finished"]
     assert finished["format"] == "energy" and finished["path"] == str(run / "energy.json")
     assert finished["snn_energy_pj"] == pytest.approx(report["totals"]["snn_energy_pj"])

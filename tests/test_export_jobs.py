@@ -114,3 +114,45 @@ def test_a_given_dataset_still_wins(synthetic_checkpoint, tmp_path):
         ExportSource(synthetic_checkpoint), batches=1, batch_size=8, dataset="digits", run_dir=tmp_path / "r"
     )
     assert result.figures["dataset"] == "digits"
+
+
+def test_the_onnx_file_says_how_to_preprocess_its_input(checkpoint, tmp_path):
+    # issue 28: a user with only model.onnx and raw 0-16 digits must be able to feed it
+    import json
+
+    import torch
+
+    from exporters.onnx import graph_metadata, onnx_session
+    from snasnet.data.datasets import get_dataset
+
+    result = export_onnx_job(ExportSource(checkpoint), images=4, run_dir=tmp_path / "run")
+    meta = graph_metadata(onnx_session(result.path))
+    assert (meta["dataset"], meta["classes"], meta["timesteps"]) == ("digits", "10", "5"), meta
+    assert meta["scale"] == "1/16" and "pixel values 0-16" in meta["input_kind"], meta
+    mean, std = json.loads(meta["mean"]), json.loads(meta["std"])
+    test_images = torch.stack([x for x, _ in get_dataset("digits", None).test])
+    raw = (test_images * std[0] + mean[0]) * 16  # undone with the file's figures: the raw pixel values 0-16
+    assert raw.min() > -1e-3 and raw.max() < 16 + 1e-3
+    assert (raw - raw.round()).abs().max() < 1e-3, "the file's mean and std do not undo the normalisation"
+
+
+def test_an_export_and_an_eval_record_the_training_run_they_read(checkpoint, tmp_path):
+    # issue 28: every eval and export made its own runs/*-<time> folder, unlinked to its training run
+    import json
+    import shutil
+
+    from snasnet.train.evaluate import evaluate_checkpoint
+
+    train = tmp_path / "train-1"
+    (train / "checkpoints").mkdir(parents=True)
+    (train / "run.json").write_text(json.dumps({"job": "train", "status": "ok"}))
+    best = shutil.copy(checkpoint, train / "checkpoints" / "best.pt")
+
+    def recorded(run_dir):
+        return json.loads((run_dir / "run.json").read_text()).get("source_run")
+
+    export_onnx_job(ExportSource(best), images=0, run_dir=tmp_path / "export")
+    evaluate_checkpoint(best, tmp_path / "eval", dataset="digits")
+    assert recorded(tmp_path / "export") == recorded(tmp_path / "eval") == str(train.resolve())
+    export_onnx_job(ExportSource(checkpoint), images=0, run_dir=tmp_path / "export-elsewhere")
+    assert recorded(tmp_path / "export-elsewhere") is None  # a file from no run (the original's) names none

@@ -22,3 +22,17 @@ def test_arch_module_needs_no_torch():
     code = "import sys, snasnet.network.arch; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_help_and_dir_show_the_public_api_without_importing_it():
+    # issue 28: help(snasnet) listed only __getattr__; dir() must list the lazy names yet load no torch
+    code = (
+        "import sys, pydoc, snasnet, snasnet.train, snasnet.search\n"
+        "print(sorted({'build_model', 'load_checkpoint', 'Architecture'} - set(dir(snasnet))))\n"
+        "print(sorted({'fit', 'train_config'} - set(dir(snasnet.train))), 'run_search' in dir(snasnet.search))\n"
+        "print('torch' in sys.modules)\n"
+        "doc = pydoc.render_doc(snasnet, renderer=pydoc.plaintext)\n"
+        "print(all(name in doc for name in ('build_model(', 'load_checkpoint(', 'class Architecture')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:4] == ["[]", "[] True", "False", "True"], out

@@ -196,6 +196,9 @@ def test_sinabs_cannot_read_a_lif_layer_of_feature_maps(exported, cell):
     check = run("sinabs", exported, cell)
     assert not check.loads
     assert check.error.startswith("ValueError: The truth value of an array with more than one element")
+    graph = exported[cell][0]
+    assert IMPORTERS.get("sinabs").cannot_load(graph) is not None  # so the default check lists it, not runs it
+    assert all(IMPORTERS.get(name).cannot_load(graph) is None for name in IMPORTERS.names() if name != "sinabs")
 
 
 def test_unknown_and_missing_importers_are_reported_not_raised(exported):

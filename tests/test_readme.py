@@ -81,3 +81,34 @@ def test_the_example_runs_as_written(example_dir):
     assert namespace["search"].ranking and (example_dir / "runs" / "s" / "best_arch.json").is_file()
     assert namespace["trained"].best_acc > 0.5  # ten digits: far above chance
     assert list((example_dir / "runs").rglob("model.onnx")), "the export wrote no model.onnx"
+
+
+# --- what a newcomer reads first (issue 28) -----------------------------------------------------------------------
+def readme() -> str:
+    return (ROOT / "README.md").read_text()
+
+
+def test_the_quickstart_installs_what_running_needs_and_the_test_command_the_dev_extra():
+    quickstart = readme().split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", quickstart, re.S)
+    assert len(commands) == 2, commands
+    first, tests = commands
+    assert "pip install -e . &&" in first and "[dev]" not in first, first
+    assert "pip install -e '.[dev]'" in tests and "pytest" in tests, tests
+
+
+def test_the_cell_notation_is_explained_before_it_is_used():
+    text = readme()
+    explained = text.index("## Cells")
+    first_use = re.search(r"\b[0-4]{4} [0-4]{4} [0-4]{4} [0-4]{4}\b", text).start()
+    assert explained < first_use, "README writes a cell (0302 0030 3003 0000) before saying how to read one"
+    cells = text[explained:].split("\n## ", 1)[0]
+    for meaning in ("row `i`, column `j`", "`0` no edge", "`1` skip", "`2` LIF -> conv1x1", "conv3x3", "`4` avgpool"):
+        assert meaning in " ".join(cells.split()), meaning
+
+
+def test_the_python_example_names_where_the_original_checkpoint_comes_from():
+    lines = readme_example().splitlines()
+    load = next(i for i, line in enumerate(lines) if ORIGINAL_CHECKPOINT in line)
+    comments = " ".join(line for line in lines[max(0, load - 4) : load] if line.lstrip().startswith("#"))
+    assert re.search(r"https://\S+", comments), f"nothing before line {load + 1} of the example says where the file is"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,14 +27,15 @@ from snasnet.train.optimizers import OPTIMIZERS
 from snasnet.train.schedulers import SCHEDULERS
 from snasnet_cli.arch_rows import join_arch_rows
 
-# Small enough for seconds on a CPU: 200 random 8x8 images through the digits network (7 steps of 32).
+# Small enough for seconds on a CPU: 224 random 8x8 images through the digits network, of which 22 are held out to
+# validate on (the default 10%) and 202 trained on (7 steps of 32).
 SMALL = {
     "dataset": "synthetic",
     "dataset_options": {
         "in_channels": 1,
         "image_size": 8,
         "num_classes": 10,
-        "train_size": 200,
+        "train_size": 224,
         "test_size": 50,
         "preset": "digits",
     },
@@ -166,18 +168,96 @@ def test_a_run_writes_events_and_checkpoints_that_eval_reproduces(uninterrupted)
         assert key in last, key
     assert (last["epoch"], last["step"]) == (2, 0)
     assert last["arch"] == {"arch": "0302 0030 3003 0000", "celltype": "backward"}
-    assert last["train_config"] == asdict(train_config(**SMALL))
+    assert last["train_config"] == asdict(train_config(**SMALL, val_split=0.1))  # the split it used, recorded
     assert set(last["rng"]) == {"torch", "cuda", "numpy", "python"}
     assert last["scheduler"]["last_epoch"] == 2
 
     best_epoch = max(epochs, key=lambda e: e["val_acc"])
     best = weights(uninterrupted.best_checkpoint)
     assert best["epoch"] == uninterrupted.best_epoch == best_epoch["epoch"]
+    # best.pt's test figures, reported once at the end, are what `snasnet eval best.pt` measures
+    (tested,) = [e for e in log if e["event"] == "test_finished"]
     result = evaluate_checkpoint(uninterrupted.best_checkpoint, write_run=False)
-    assert result.images == 50
-    assert result.top1 == best_epoch["val_acc"] and result.top5 == best_epoch["val_top5"]
-    assert result.loss == pytest.approx(best_epoch["val_loss"], rel=1e-6)
-    assert result.spikes_per_image == pytest.approx(best_epoch["spikes_per_image"])
+    assert result.images == tested["images"] == 50
+    assert (tested["epoch"], tested["selected_on"]) == (best_epoch["epoch"], "val")
+    assert result.top1 == tested["top1"] and result.top5 == tested["top5"]
+    assert result.loss == pytest.approx(tested["loss"], rel=1e-6)
+    assert result.spikes_per_image == pytest.approx(tested["spikes_per_image"])
+
+
+def test_best_pt_is_chosen_on_held_out_training_images_and_the_test_split_is_seen_once(uninterrupted):
+    """Issue 28: validation was the test split. Now 10% of the training images (seeded by val_seed, not the run's
+    seed) are held out, best.pt is chosen on them, and the test split is evaluated once, for best.pt, labelled
+    as test in the events, run.json, last.pt and the result."""
+    from snasnet.data.validation import held_out_indices
+
+    log = events(uninterrupted.run_dir)
+    started = log[0]
+    assert (started["select_on"], started["val_split"]) == ("val", 0.1)
+    assert (started["train_images"], started["val_images"], started["test_images"]) == (202, 22, 50)
+    epochs = [e for e in log if e["event"] == "epoch_finished"]
+    kinds = [e["event"] for e in log]
+    assert kinds.count("test_finished") == 1
+    assert kinds.index("test_finished") > max(i for i, k in enumerate(kinds) if k == "epoch_finished")
+    tested = next(e for e in log if e["event"] == "test_finished")
+    info = json.loads((uninterrupted.run_dir / "run.json").read_text())
+    assert info["config"]["val_split"] == 0.1 and info["config"]["select_on"] == "val"
+    assert info["config"]["val_seed"] == 0
+    assert info["test"]["top1"] == tested["top1"] == uninterrupted.test["top1"]
+    assert weights(uninterrupted.last_checkpoint)["test"]["top1"] == tested["top1"]
+    assert uninterrupted.config.val_split == 0.1
+    # the validation figures are of 22 images: each accuracy a multiple of 1/22
+    for e in epochs:
+        assert e["val_acc"] * 22 == pytest.approx(round(e["val_acc"] * 22), abs=1e-9)
+    # the held-out images: disjoint from the trained ones, the same for the same val_seed, other for another
+    train, val = held_out_indices(224, 0.1, seed=0)
+    assert len(val) == 22 and not set(train) & set(val) and sorted(train + val) == list(range(224))
+    assert held_out_indices(224, 0.1, seed=0) == (train, val) and held_out_indices(224, 0.1, seed=1)[1] != val
+
+
+def test_select_on_test_keeps_the_originals_protocol_and_says_so(tmp_path, capsys):
+    from snasnet_cli.app import main
+
+    options = ["--dataset", "digits", "--epochs", "1", "--batch-size", "256", "--device", "cpu"]
+    with pytest.raises(SystemExit) as done:
+        main(["train", *options, "--select-on", "test", "--run-dir", str(tmp_path / "run")])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "chosen on the test split (360 images; --select-on test: the original code's protocol" in out
+    assert "best accuracy on the test split" in out and "(--select-on test: the original's protocol)" in out
+    started = events(tmp_path / "run")[0]
+    assert (started["select_on"], started["val_images"], started["train_images"]) == ("test", 360, 1437)
+    (epoch,) = [e for e in events(tmp_path / "run") if e["event"] == "epoch_finished"]
+    (tested,) = [e for e in events(tmp_path / "run") if e["event"] == "test_finished"]
+    assert tested["selected_on"] == "test" and tested["top1"] == epoch["val_acc"]  # the same images
+
+
+def test_the_default_split_is_printed_and_a_run_without_validation_images_is_refused(tmp_path, capsys):
+    from snasnet_cli.app import main
+
+    options = ["--dataset", "digits", "--epochs", "1", "--batch-size", "256", "--device", "cpu"]
+    with pytest.raises(SystemExit) as done:
+        main(["train", *options, "--run-dir", str(tmp_path / "run")])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "best.pt chosen on 144 of the training images held out (--val-split 0.1)" in out
+    assert "tested once on the 360 test images" in out
+    assert re.search(r"best validation accuracy [\d.]+% \(epoch 1, fp32\); test accuracy of best.pt [\d.]+% top-5", out)
+    for args, message in [
+        (["--val-split", "0"], "--val-split 0 holds out no training images"),
+        (["--val-split", "1.5"], "val_split must be a fraction in [0, 1)"),
+        (["--select-on", "test", "--val-split", "0.2"], "leave out --val-split"),
+        (["--select-on", "train"], "select_on must be one of val, test"),
+    ]:
+        with pytest.raises(SystemExit) as done:
+            main(["train", *options, *args, "--quiet", "--run-dir", str(tmp_path / "bad")])
+        err = capsys.readouterr().err
+        assert done.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_runs_written_before_the_split_resume_with_the_test_split_as_they_were_chosen():
+    assert TrainConfig.stored({"dataset": "digits"}).select_on == "test"
+    assert TrainConfig.stored({"dataset": "digits", "select_on": "val", "val_split": 0.1}).val_split == 0.1
 
 
 def test_a_run_never_overwrites_another(uninterrupted):
@@ -192,6 +272,7 @@ def test_stops_mid_epoch_before_validation_and_between_epochs_resume_to_identica
         (lambda e: e["event"] == "train_step", (0, 1)),  # the first step of epoch 1
         (lambda e: e["event"] == "train_step" and e["step"] == e["steps"], (0, 7)),  # before validating epoch 1
         (lambda e: e["event"] == "checkpoint_saved" and e["epoch"] == 1, (1, 1)),  # after epoch 1: step 1 of 2
+        (lambda e: e["event"] == "checkpoint_saved" and e["epoch"] == 2, (2, 0)),  # before testing best.pt
     ]
     for n, (when, position) in enumerate(stops):
         stop = GracefulStop()
@@ -206,11 +287,14 @@ def test_stops_mid_epoch_before_validation_and_between_epochs_resume_to_identica
             else:
                 resume(run_dir, listeners=(listener,), stop=stop)
         last = weights(run_dir / "checkpoints" / "last.pt")
-        assert (last["epoch"], last["step"]) == position
+        assert (last["epoch"], last["step"]) == position and last["test"] is None
         finished = events(run_dir)[-1]
         assert finished["event"] == "run_finished" and finished["status"] == "cancelled"
-    result = resume(run_dir)
+    result = resume(run_dir)  # only the test of best.pt is left
     assert result.epochs == 2 and events(run_dir)[-1]["status"] == "ok"
+    assert [e["event"] for e in events(run_dir)].count("test_finished") == 1
+    same = {k: v for k, v in uninterrupted.test.items() if k != "checkpoint"}
+    assert {k: v for k, v in result.test.items() if k != "checkpoint"} == same
 
     resumed, straight = weights(result.last_checkpoint), weights(uninterrupted.last_checkpoint)
     assert_same_tensors(resumed["state_dict"], straight["state_dict"], "weights")
@@ -288,24 +372,28 @@ def test_the_cell_comes_from_arch_rows_a_file_or_a_search(tmp_path, monkeypatch)
 
     def fake_fit(config, path, listeners=()):  # what the command asks the library for
         seen.append(config)
-        return SimpleNamespace(best_acc=0.5, best_epoch=1, precision="fp32", run_dir=tmp_path / "r")
+        return SimpleNamespace(
+            best_acc=0.5, best_epoch=1, precision="fp32", run_dir=tmp_path / "r", test=None, config=config
+        )
 
     monkeypatch.setattr("snasnet.train.job.fit", fake_fit)
+    arch_file = str(search / "best_arch.json")
     cases = [
-        (["--arch", "0300", "0030", "3003", "0000", "--dataset", "digits"], ("0300 0030 3003 0000", "backward")),
-        (["--arch", "0300 0030 0003 0000", "--celltype", "forward"], ("0300 0030 0003 0000", "forward")),
-        (["--arch-file", str(search / "best_arch.json"), "--dataset", "digits"], ("0342 0000 0003 0000", "forward")),
-        (["--from-search", str(search)], ("0342 0000 0003 0000", "forward")),
+        (
+            ["--arch", "0300", "0030", "3003", "0000", "--dataset", "digits"],
+            ("0300 0030 3003 0000", "backward", "digits"),
+        ),
+        (["--arch", "0300 0030 0003 0000", "--celltype", "forward"], ("0300 0030 0003 0000", "forward", "cifar10")),
+        (["--arch-file", arch_file, "--dataset", "synthetic"], ("0342 0000 0003 0000", "forward", "synthetic")),
+        (["--from-search", str(search)], ("0342 0000 0003 0000", "forward", "digits")),  # the search's dataset
+        # issue 28: the file's dataset was ignored (cifar10, which is not there, instead of digits)
+        (["--arch-file", arch_file], ("0342 0000 0003 0000", "forward", "digits")),
     ]
-    for args, (arch, celltype) in cases:
+    for args, expected in cases:
         with pytest.raises(SystemExit) as done:
             main(["train", *args, "--quiet", "--run-dir", str(tmp_path / "r")])
         assert done.value.code == 0
-        assert (seen[-1].arch, seen[-1].celltype, seen[-1].dataset) == (
-            arch,
-            celltype,
-            "cifar10" if "--celltype" in args else "digits",  # --from-search: the search's dataset
-        )
+        assert (seen[-1].arch, seen[-1].celltype, seen[-1].dataset) == expected, args
     assert seen[-1].optimizer == "adam"  # the digits defaults came with the search's dataset
 
 
@@ -405,4 +493,4 @@ def test_a_forward_cell_with_a_pruned_node_trains_and_its_checkpoint_evaluates(t
     result = fit(config, tmp_path / "run")
     assert result.model.arch.celltype == "forward" and result.epochs == 1
     evaluated = evaluate_checkpoint(result.last_checkpoint, write_run=False)
-    assert evaluated.top1 == result.history[-1]["val_acc"]
+    assert evaluated.top1 == result.test["top1"]  # one epoch: best.pt is last.pt

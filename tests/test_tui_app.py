@@ -18,6 +18,7 @@ from prepared_runs import (
     epoch_event,
     event,
     search_events,
+    train_events,
     write_run_json,
     write_search_run,
     write_train_run,
@@ -144,7 +145,9 @@ async def test_a_finished_training_shows_its_final_accuracy_and_per_layer_sparsi
         last = next(e for e in reversed(events) if e["event"] == "epoch_finished")
         table = app.query_one("#layers", DataTable)
         rows = [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert [r[0] for r in rows] == list(last["firing_rates"])
+        # by cell edge (the run's cell 0302 0030 3003 0000: slot 0 is 0->1, slot 2 is 1->2), not module path
+        edges = ["cell1 0->1 conv3x3", "cell1 1->2 conv3x3", "lif1", "cell2 0->1 conv3x3", "lif2"]
+        assert [r[0] for r in rows] == edges
         for row, rate in zip(rows, last["firing_rates"].values(), strict=True):
             assert row[2] == f"{100 * rate:.2f}%" and row[3] == f"{100 * (1 - rate):.1f}%"
         mean = sum(last["firing_rates"].values()) / len(last["firing_rates"])
@@ -164,7 +167,7 @@ async def test_the_leaderboard_sorts_by_key_and_by_header(tmp_path):
         await pilot.press("s")  # next column: candidate index
         assert [r[0] for r in leaderboard(app)] == ["0", "1", "2"]
         assert app.query_one("#leaderboard", DataTable).border_title == "leaderboard by # ▲"
-        await pilot.click("#leaderboard", offset=(10, 1))  # the "score" header
+        await pilot.click("#leaderboard", offset=(6, 1))  # the "score" header
         assert [r[0] for r in leaderboard(app)] == ["1", "2", "0"]
 
 
@@ -198,7 +201,7 @@ async def test_the_runs_panel_lists_every_run_and_enter_follows_one(tmp_path):
         await wait_for(pilot, lambda: table.row_count == 2)
         rows = {str(table.get_row_at(i)[0]).strip("▶ "): [str(c) for c in table.get_row_at(i)] for i in range(2)}
         assert rows["search-a"][1:4] == ["search", "ok", "best 4.00 (0100 0020 0003 1000), 2/2 scored"]
-        assert rows["train-b"][1:4] == ["train", "ok", "val acc 75.0%, epoch 2/2"]
+        assert rows["train-b"][1:4] == ["train", "ok", "best val 75.0% (epoch 2), epoch 2/2"]
         index = next(i for i in range(2) if "search-a" in str(table.get_row_at(i)[0]))
         table.move_cursor(row=index)
         await pilot.press("enter")
@@ -265,7 +268,7 @@ async def test_the_train_key_trains_the_selected_candidate_or_the_searchs_best(t
         await pilot.press("t")  # the cursor is on the best: train the search's best
         await wait_for(pilot, lambda: (tmp_path / "argv.json").exists(), what="the train job")
         argv = json.loads((tmp_path / "argv.json").read_text())
-        assert argv[:5] == ["train", "--dataset", "digits", "--epochs", "10"]
+        assert argv[:3] == ["train", "--dataset", "digits"] and "--epochs" not in argv  # the dataset's default
         assert argv[argv.index("--from-search") + 1] == str(search)
         (tmp_path / "argv.json").unlink()
         await pilot.press("1")
@@ -392,6 +395,7 @@ async def test_a_real_search_started_from_the_form_fills_the_leaderboard(tmp_pat
         await pilot.press("n")
         form = app.screen
         assert isinstance(form, LaunchScreen)
+        form.query_one("#job").value = "search"
         form.query_one("#num-search").value = "2"
         form.query_one("#device").value = "cpu"
         await pilot.press("ctrl+s")
@@ -453,7 +457,7 @@ async def test_train_eval_and_export_keys_run_the_real_jobs_on_a_real_searchs_be
             await wait_for(pilot, lambda job=job: app.views[job.run_dir].state.finished, what=f"{job_name}'s end")
             assert app.views[job.run_dir].state.status == "ok", "\n".join(job.output[-20:])
         evaluation = app.views[list(app.jobs)[-2]].state.evaluation
-        assert evaluation.top1 == pytest.approx(t.final_val_acc)  # the same network on the same test images
+        assert evaluation.top1 == pytest.approx(t.test.top1)  # best.pt on the same test images
         (export,) = app.views[list(app.jobs)[-1]].state.exports
         assert export.format == "onnx" and Path(export.path).is_file()
 
@@ -519,3 +523,136 @@ async def test_a_checkpoint_missing_from_the_followed_run_is_said_and_nothing_is
         await pilot.pause()
         assert app.jobs == {}
     assert f"checkpoint not found: {copy / 'checkpoints' / 'best.pt'}" in " ".join(said)
+
+
+# --- issue 28: what a newcomer's first hour tripped on -----------------------------------------------------------
+@pytest.mark.parametrize("follow", ["the run", "the runs folder"])
+@pilot_test
+async def test_the_dashboard_opens_on_the_panel_of_the_run_it_follows(tmp_path, follow):
+    run = tmp_path / "train-1"
+    write_train_run(run, [0.5, 0.75], epochs=4, finished=False)
+    app = make_app(run if follow == "the run" else tmp_path, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.followed == run, what="the training followed")
+        await wait_for(pilot, lambda: app.query_one("#panels").active == "training", what="the training panel")
+        assert "epoch 2/4" in shown(app, "#train-stats")
+
+
+@pilot_test
+async def test_a_new_form_asks_for_the_job_kind_and_takes_the_commands_defaults(tmp_path):
+    """After x (an ONNX export), n + ctrl+s started another export: the form kept the last job's kind."""
+    from snasnet.train.recipe import train_config
+
+    run = tmp_path / "train-gpu"
+    synced_train_run(run, str(run))
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "best.pt").write_bytes(b"weights")
+    app = DashboardApp(RunsSource(root=tmp_path), poll_interval=0.05, python=fake_python(tmp_path, "record"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.views.get(run) is not None and app.views[run].state.train.checkpoints)
+        await pilot.press("2", "x")
+        await wait_for(pilot, lambda: len(app.jobs) == 1 and list(app.jobs.values())[0].returncode is not None)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        assert form.query_one("#job").is_blank()
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, LaunchScreen) and len(app.jobs) == 1  # nothing started
+        assert "choose a job: search, train, eval, export" in text(form.query_one("#launch-error", Static))
+        # empty numbers are the command line's defaults, which the form shows: the dataset's recipe
+        epochs = form.query_one("#epochs")
+        assert epochs.value == ""
+        assert epochs.placeholder == f"default: {train_config('digits').epochs} (digits's default)"
+        await wait_for(pilot, lambda: "cifar10" in form.dataset_choices, timeout=120, what="the datasets")
+        form.query_one("#dataset").value = "cifar10"
+        await pilot.pause()
+        assert epochs.placeholder == "default: 300 (cifar10's default)"
+        form.query_one("#dataset").value = "digits"
+        form.query_one("#job").value = "search"
+        form.query_one("#seed").value = "7"
+        form.query_one("#data-dir").value = str(tmp_path / "data")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(app.jobs) == 2, what="the search")
+    search = list(app.jobs.values())[-1]
+    assert search.argv[3:7] == ["search", "--dataset", "digits", "--data-dir"] and "--num-search" not in search.argv
+    assert search.argv[search.argv.index("--seed") + 1] == "7"
+
+
+@pilot_test
+async def test_a_new_search_with_nothing_scored_shows_no_cell_of_the_last_one(tmp_path):
+    old = tmp_path / "search-old"
+    write_search_run(old, [12.5, 431.25])
+    app = make_app(old, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "(0)──skip───▶(1)" in shown(app, "#cell"), what="the old search's best cell")
+        new = tmp_path / "search-new"
+        write_search_run(new, [], finished=False, total=10)
+        app.source.add(new)
+        app.poll()
+        await wait_for(pilot, lambda: new in app.views, what="the new search read")
+        app.focus_run(new)
+        await pilot.pause()
+        assert "skip" not in shown(app, "#cell") and "no candidate scored yet" in shown(app, "#cell")
+        assert app.query_one("#cell", Static).border_title == "cell"
+        assert "best -" in shown(app, "#search-stats")
+
+
+@pilot_test
+async def test_the_cost_scatter_writes_its_counts_as_counts(tmp_path):
+    run = tmp_path / "search-costs"
+    write_search_run(run, [431.25, 430.0, 88.0, 12.5], finished=False, total=4)
+    sops = [1235298.2, 987654.3, 2345678.9, 1500000.0]
+    append_events(run, [dict(candidate_event(4 + i, 100.0 + i, T0 + 9 + i), sops=s) for i, s in enumerate(sops)])
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        plot = app.query_one("#distribution", PlotextPlot)
+        await wait_for(pilot, lambda: plot.border_title.startswith("score vs SOPs"), what="the scatter")
+        await pilot.pause(0.2)
+        drawn = plot.render().plain
+        assert "1M" in drawn and "2M" in drawn, drawn
+        assert not any(f"{s:.1f}"[:5] in drawn for s in sops), drawn  # no raw floats such as 1235298.2
+
+
+@pilot_test
+async def test_cancel_on_a_run_that_has_ended_says_so(tmp_path):
+    write_train_run(tmp_path / "train-1", [0.5, 0.75])
+    app = make_app(tmp_path, poll_interval=0.05)
+    said: list[str] = []
+    app.notify = lambda message, **options: said.append(message)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.followed == tmp_path / "train-1" and app.views)
+        await pilot.press("c")
+        await pilot.pause()
+    assert "train-1 has already ended (ok): nothing to cancel" in said
+
+
+@pilot_test
+async def test_the_training_header_shows_best_pts_test_accuracy_in_lines_that_fit_80_columns(tmp_path):
+    run = tmp_path / "train-20260101-120000"
+    events = [dict(e, lr=0.0123456) if e["event"] == "train_step" else e for e in train_events([0.61, 0.875], 300)]
+    write_train_run(run, [])
+    append_events(run, events[1:] + [event("test_finished", T0 + 30, top1=0.8722, top5=0.99, images=360, epoch=2,
+                                           selected_on="val")])  # fmt: skip
+    app = make_app(run, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "test 87.2% (best.pt)" in shown(app, "#train-stats"), what="the test figure")
+        lines = shown(app, "#train-stats").splitlines()
+        assert len(lines) == 3 and max(len(line) for line in lines) <= SIZE[0] - 2, lines
+        assert "val acc 87.5% (best 87.5% at epoch 2)" in lines[1] and "lr 0.01235" in lines[2]
+
+
+@pilot_test
+async def test_an_eval_is_listed_under_the_training_run_whose_checkpoint_it_read(tmp_path):
+    # issue 28: each eval or export was a run of its own, apart from its training run
+    write_train_run(tmp_path / "train-b", [0.5, 0.75])
+    write_search_run(tmp_path / "search-a", [3.0, 4.0])
+    source = str((tmp_path / "train-b").resolve())
+    write_run_json(tmp_path / "eval-c", "eval", "ok", started=T0 + 10_000, source_run=source)  # the newest
+    (tmp_path / "eval-c" / "events.jsonl").write_text("")
+    app = make_app(tmp_path, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        table = app.query_one("#runs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="three runs")
+        names = [str(table.get_row_at(i)[0]).strip("▶ ") for i in range(3)]
+        assert names.index("└ eval-c") == names.index("train-b") + 1, names

@@ -94,14 +94,14 @@ async def test_the_search_panel_plots_score_against_sops_with_the_front_and_sort
         assert plot.border_title == "score vs SOPs (◆ front 3)"
         rows = leaderboard(app)
         assert [r[0] for r in rows] == ["1", "2", "0", "4", "3"]
-        assert {r[0] for r in rows if r[2] == "◆"} == {"1", "2", "3"}
-        assert rows[0][3] == "900"
+        assert {r[0] for r in rows if r[3] == "◆"} == {"1", "2", "3"}
+        assert rows[0][4] == "900"
         await pilot.press("s", "s")  # score -> # -> SOPs
         assert [r[0] for r in leaderboard(app)] == ["3", "2", "0", "4", "1"]
         append_events(run, [cost_event(5, 8.0, 200.0, T0 + 3.0)])  # a new member pushes 2 (7, 300) off the front
         await wait_for(pilot, lambda: len(leaderboard(app)) == 6, what="6 rows")
         assert plot.border_title == "score vs SOPs (◆ front 3)"
-        assert {r[0] for r in leaderboard(app) if r[2] == "◆"} == {"1", "5", "3"}
+        assert {r[0] for r in leaderboard(app) if r[3] == "◆"} == {"1", "5", "3"}
 
 
 @pilot_test
@@ -128,7 +128,7 @@ async def test_a_run_made_before_costs_were_measured_still_opens_with_its_histog
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: len(leaderboard(app)) == 3)
         assert [r[0] for r in leaderboard(app)] == ["1", "2", "0"]
-        assert [r[3] for r in leaderboard(app)] == ["-", "-", "-"]
+        assert [r[4] for r in leaderboard(app)] == ["-", "-", "-"]
         assert app.query_one("#distribution", PlotextPlot).border_title == "score distribution (n=3)"
         await pilot.press("f")  # no costs: no front
         assert leaderboard(app) == []

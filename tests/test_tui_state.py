@@ -167,8 +167,39 @@ def test_headlines_of_the_runs_panel():
     assert summarize(replay(search_events([1.0, 5.0], total=4, finished=False))).headline == (
         "best 5.00 (0100 0020 0003 1000), 2/4 scored"
     )
-    assert summarize(replay(train_events([0.5, 0.8], epochs=3, finished=False))).headline == "val acc 80.0%, epoch 2/3"
+    assert summarize(replay(train_events([0.5, 0.8], epochs=3, finished=False))).headline == (
+        "best val 80.0% (epoch 2), epoch 2/3"
+    )
     assert format_duration(3725) == "1:02:05" and format_duration(65) == "1:05" and format_duration(None) == "-"
+
+
+def test_a_trainings_headline_is_its_best_epoch_and_best_pts_test_accuracy_not_the_last_epoch():
+    """Issue 28: the runs panel showed the last epoch's 85.0% where best.pt holds 87.5%."""
+    state = replay(train_events([0.61, 0.875, 0.83, 0.85], epochs=4, test=0.8722))
+    assert summarize(state).headline == "best val 87.5% (epoch 2), test 87.2%, epoch 4/4"
+    t = state.train
+    assert (t.best_epoch.epoch, t.test.top1, t.test.epoch, t.test.images) == (2, 0.8722, 2, 360)
+    assert (t.select_on, t.val_images) == ("val", 144)
+    # chosen on the test split (--select-on test): no second "test" figure, and the label says which split
+    original = [dict(e, select_on="test") if e["event"] == "run_started" else e for e in train_events([0.5], 1)]
+    assert summarize(replay(original)).headline == "best test split 50.0% (epoch 1), epoch 1/1"
+
+
+def test_a_cancelled_or_failed_run_has_no_eta():
+    """Issue 28: a cancelled run kept the ETA it had when it stopped."""
+    for status in ("cancelled", "failed"):
+        stopped = event("run_finished", T0 + 100, status=status, error="interrupted")
+        train = train_events([0.5, 0.6], epochs=4, finished=False)
+        assert replay(train).train.eta_seconds is not None
+        assert replay([*train, stopped]).train.eta_seconds is None
+        search = search_events([1.0, 2.0], total=10, finished=False)
+        assert replay(search).search.eta_seconds is not None
+        assert replay([*search, stopped]).search.eta_seconds is None
+    # resumed: the clock runs again
+    resumed = event("run_started", T0 + 200, job="train", epochs=4, steps_per_epoch=4)
+    step = event("train_step", T0 + 210, epoch=3, step=1, steps=4, loss=1.0, acc=0.5, lr=0.1, images_per_s=1.0)
+    again = replay([*train_events([0.5, 0.6], epochs=4, finished=False), stopped, resumed, step])
+    assert again.train.eta_seconds == pytest.approx(70.0)  # 1 step in 10 s, 7 left
 
 
 @pytest.mark.parametrize("module", ["snasnet_cli.tui.state", "snasnet_cli.tui.source", "snasnet_cli.tui.jobs"])

@@ -16,13 +16,31 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"),
 ]
 
-# key -> what the panel must show for the prepared runs below
+# key -> what the panel must show for the prepared runs below; at 80 columns too, the leaderboard's rows hold their
+# cell whole and the training header its last figures
 PANELS = {
-    "1": ["search-1 ok", "4/4 scored", "best #1 431.25", "leaderboard by score", "(0)──skip───▶(1)", "score distrib"],
-    "2": ["train-1 ok", "epoch 3/3", "val acc 87.5% (best 87.5% at epoch 3)", "loss", "accuracy %"],
-    "3": ["epoch 3", "sparsity", "lif1", "cell1.cell_architecture.0.0", "spikes per image by epoch"],
+    "1": [
+        "search-1 ok",
+        "4/4 scored",
+        "best #1 431.25",
+        "leaderboard by score",
+        "(0)──skip───▶(1)",
+        "score distrib",
+        "1  431.25  0100 0020 0003 1000",
+        "0   12.50  0302 0030 3003 0000",
+    ],
+    "2": [
+        "train-1 ok",
+        "epoch 3/3",
+        "val acc 87.5% (best 87.5% at epoch 3)",
+        "test 87.2% (best.pt)",
+        "820 img/s",
+        "loss",
+        "accuracy %",
+    ],
+    "3": ["epoch 3", "sparsity", "lif1", "cell1 0->1 conv3x3", "spikes per image by epoch"],  # by edge (issue 28)
     "4": ["job output (stderr)", "Output is captured for jobs started from this dashboard"],
-    "5": ["2 run(s) in", "search-1", "train-1", "val acc 87.5%, epoch 3/3", "best 431.25"],
+    "5": ["2 run(s) in", "search-1", "train-1", "best val 87.5% (epoch 3), test 87.2%, epoch 3/3", "best 431.25"],
     "question_mark": ["snasnet dashboard", "train the candidate selected"],
 }
 TMUX_KEYS = {"question_mark": "?"}
@@ -58,10 +76,11 @@ class Tmux:
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40)])
 def test_every_panel_fits_the_terminal_and_shows_its_figures(tmp_path, width, height):
     write_search_run(tmp_path / "search-1", [12.5, 431.25, 88.0, 430.0])
-    write_train_run(tmp_path / "train-1", [0.61, 0.83, 0.875])
+    write_train_run(tmp_path / "train-1", [0.61, 0.83, 0.875], test=0.8722)
     tmux = Tmux(f"{sys.executable} -m snasnet_cli tui {tmp_path}", width, height)
     try:
-        tmux.wait_for(PANELS["1"])
+        tmux.wait_for(["▶ train-1"])  # the newest run in focus, on its panel
+        time.sleep(0.5)
         for key, expected in PANELS.items():
             tmux.send(TMUX_KEYS.get(key, key))
             footer = ["? Help", "q Quit"] if key != "question_mark" else []  # the keys stay in view
@@ -71,5 +90,15 @@ def test_every_panel_fits_the_terminal_and_shows_its_figures(tmp_path, width, he
         tmux.wait_for(["2 run(s) in"])  # the help has gone (a key sent right after Escape would read as Alt+key)
         tmux.send("q")
         tmux.wait_for(["EXITED 0"])
+    finally:
+        tmux.close()
+
+
+def test_a_training_run_opens_on_the_training_panel(tmp_path):
+    run = tmp_path / "train-1"
+    write_train_run(run, [0.61, 0.83, 0.875], epochs=25, finished=False)
+    tmux = Tmux(f"{sys.executable} -m snasnet_cli tui {run}", 80, 24)
+    try:
+        tmux.wait_for(["train-1 running", "epoch 3/25", "val acc 87.5%", "accuracy %"])
     finally:
         tmux.close()

@@ -122,6 +122,7 @@ class RunDir:
         enabled: bool = True,
         resume: bool = False,
         lock: RunLock | None = None,
+        source_run: str | None = None,
     ) -> RunDir:
         """Make the directory, lock it (``snasnet.core.run_lock``: one writer, until ``close``) and write ``run.json``
         (status ``running``) and ``config.yaml``. With ``resume`` the directory and its events are kept and both
@@ -129,7 +130,8 @@ class RunDir:
         overwritten. Temporary files a killed write left behind are removed. ``lock``: the directory's lock,
         already taken by a job that had to read the run before deciding to write it (``snasnet.train.job.resume``).
         A directory made here is removed again when the run cannot start (a full disk), so that no empty run is
-        left."""
+        left. ``source_run``: the run whose output this job reads (an eval's or export's training run,
+        ``source_run_of``), recorded in ``run.json``."""
         path = Path(run_dir) if run_dir is not None else default_run_dir(job)
         run = cls(path, enabled)
         if not enabled:
@@ -151,7 +153,7 @@ class RunDir:
             try:
                 remove_stale_temps(path)  # (they do not make the directory a run of its own)
                 run._refuse_a_run_unless(resume)  # again: one may have started since
-                run._start(job, config, arch, celltype, seed, resume)
+                run._start(job, config, arch, celltype, seed, resume, source_run)
             except BaseException:
                 if made:
                     run._lock.path.unlink(missing_ok=True)
@@ -171,8 +173,9 @@ class RunDir:
             )
 
     def _start(
-        self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool
-    ) -> None:
+        self, job: str, config: dict, arch: str | None, celltype: str | None, seed: int | None, resume: bool,
+        source_run: str | None = None,
+    ) -> None:  # fmt: skip
         """Write run.json: a new run's, or a resumed one's updated."""
         info = self.read_info() if resume else {}
         info.pop(NONFINITE, None)  # said again below if the new configuration still has them
@@ -191,6 +194,8 @@ class RunDir:
             }
         )
         info.setdefault("started", time.time())
+        if source_run is not None:
+            info["source_run"] = source_run
         if resume:
             info["resumed"] = info.get("resumed", []) + [time.time()]
             _end_torn_line(self.path / EVENTS)
@@ -199,6 +204,14 @@ class RunDir:
         write_config_file(self.path / CONFIG_YAML, _plain(config)[0], job)
 
     # --- run.json -------------------------------------------------------------------------------
+    @staticmethod
+    def source_run_of(checkpoint: str | os.PathLike) -> str | None:
+        """The run directory a checkpoint was written in (``<run>/checkpoints/best.pt`` beside ``<run>/run.json``),
+        as an absolute path; None for a file from elsewhere (the original's checkpoints)."""
+        path = Path(checkpoint).resolve()
+        run = path.parent.parent
+        return str(run) if path.parent.name == "checkpoints" and (run / RUN_JSON).is_file() else None
+
     def read_info(self) -> dict:
         try:
             return json.loads((self.path / RUN_JSON).read_text())
@@ -207,6 +220,15 @@ class RunDir:
 
     def _write_info(self, info: dict) -> None:
         write_text(self.path / RUN_JSON, json.dumps(_jsonable(info), indent=2, allow_nan=False) + "\n")
+
+    def record(self, **fields: object) -> None:
+        """Add ``fields`` to run.json: a result that a reader of the run's summary wants without its events (a
+        training's test accuracy)."""
+        if not self.enabled:
+            return
+        info = self.read_info()
+        info.update(fields)
+        self._write_info(info)
 
     def set_status(self, status: str, error: str | None = None) -> None:
         if status not in STATUSES:

@@ -43,6 +43,12 @@ class DataBundle:
     train_plain: Dataset | None = None
     #: event frames: T, the frames per sample (samples ``[T, C, H, W]``); None: static images ``[C, H, W]``
     timesteps: int | None = None
+    #: a validation split apart from ``test``: the dataset's own, or images held out of ``train``
+    #: (``snasnet.data.validation.hold_out``); None: the dataset has none
+    val: Dataset | None = None
+    #: how a raw input becomes what the model takes (``input_kind``, ``scale``, ``mean``, ``std``, ``formula``,
+    #: as text), written into exported models so that their users can feed them; None: not described
+    preprocessing: dict[str, str] | None = None
 
     @property
     def search_set(self) -> Dataset:

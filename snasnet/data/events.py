@@ -65,6 +65,11 @@ class EventBundle:
             self.num_classes,
             train_plain=self.train_plain,
             timesteps=self.timesteps,
+            preprocessing={
+                "input_kind": f"event frames [T={self.timesteps}, 2 polarities, {self.image_size}, {self.image_size}]: "
+                "events counted per polarity and pixel in T time bins (tonic's ToFrame(n_time_bins=T)), float32",
+                "formula": "none: the counts as they are",
+            },
         )
 
 

@@ -12,6 +12,7 @@ that says where it was looked for and how to get it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -58,9 +59,25 @@ def digits(data_dir: object = None, download: bool = False, *, shift: int = 0) -
 
         background = float(-mean / std)  # a blank pixel, normalised
         augmented = Transformed(train, RandomCrop(8, padding=shift, fill=background))
+    preprocessing = image_preprocessing("8x8 grayscale, pixel values 0-16 (scikit-learn's load_digits)", "1/16",
+                                        (float(mean),), (float(std),))  # fmt: skip
     return DataBundle(
-        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train
-    )
+        "digits", augmented, test, "digits", in_channels=1, image_size=8, num_classes=10, train_plain=train,
+        preprocessing=preprocessing,
+    )  # fmt: skip
+
+
+def image_preprocessing(
+    input_kind: str, scale: str, mean: tuple[float, ...], std: tuple[float, ...], resize: str = ""
+) -> dict[str, str]:
+    """A DataBundle's ``preprocessing``: ``(pixel * scale - mean) / std`` per channel, NCHW."""
+    return {
+        "input_kind": f"{input_kind}, NCHW float32" + (f"; {resize}" if resize else ""),
+        "scale": scale,
+        "mean": json.dumps([round(m, 6) for m in mean]),
+        "std": json.dumps([round(s, 6) for s in std]),
+        "formula": "(pixel * scale - mean) / std, per channel",
+    }
 
 
 # --- synthetic -----------------------------------------------------------------------------------
@@ -85,7 +102,8 @@ def synthetic(
         y = torch.randint(0, num_classes, (n,), generator=g)
         return TensorDataset(x, y)
 
-    return DataBundle("synthetic", split(train_size), split(test_size), preset, in_channels, image_size, num_classes)
+    return DataBundle("synthetic", split(train_size), split(test_size), preset, in_channels, image_size, num_classes,
+                      preprocessing={"input_kind": "random normal images (synthetic)", "formula": "none"})  # fmt: skip
 
 
 # --- CIFAR-10 / CIFAR-100 ------------------------------------------------------------------------
@@ -153,6 +171,7 @@ def _cifar(name: str, data_dir: str | os.PathLike | None, download: bool) -> Dat
         image_size=32,
         num_classes=classes,
         train_plain=Transformed(plain, _normalised(mean, std)),
+        preprocessing=image_preprocessing("32x32 RGB, pixel values 0-255", "1/255", mean, std),
     )
 
 
@@ -247,6 +266,7 @@ def tinyimagenet(data_dir: str | os.PathLike | None = None, download: bool = Fal
         image_size=64,
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std)),
+        preprocessing=image_preprocessing("64x64 RGB, pixel values 0-255", "1/255", mean, std),
     )
 
 
@@ -258,10 +278,11 @@ IMAGEFOLDER_TEST_SPLITS = ("val", "test")
 def imagefolder(
     data_dir: str | os.PathLike | None = None, download: bool = False, *, image_size: int = 32
 ) -> DataBundle:
-    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` (or ``test/``; ``data_dir`` defaults to
-    ``$SNASNET_DATA``): RGB images resized
-    and centre-cropped to ``image_size``, augmented like CIFAR (crop with padding size/8, flip), ImageNet
-    normalisation; the cifar100 preset's widths with 5 output neurons per class."""
+    """``data_dir/train/<class>/<image>`` and ``data_dir/val/<class>/...`` or ``test/`` (``data_dir`` defaults to
+    ``$SNASNET_DATA``); with both, ``val/`` is the validation split and ``test/`` the test split, else the one
+    there is the test split. RGB images resized and centre-cropped to ``image_size``, augmented like CIFAR (crop
+    with padding size/8, flip), ImageNet normalisation; the cifar100 preset's widths with 5 output neurons per
+    class."""
     from torchvision import transforms
 
     if data_dir is None and not os.environ.get(DATA_ENV):  # ./data holds the other datasets, not a class tree
@@ -280,9 +301,13 @@ def imagefolder(
     mean, std = IMAGENET_STATS
     resize = (transforms.Resize(image_size), transforms.CenterCrop(image_size))
     plain = _image_folder(root / "train", "imagefolder training split")
-    test = _image_folder(splits[0], "imagefolder test split", _normalised(mean, std, *resize))
-    if test.classes != plain.classes:
-        raise DataError(f"imagefolder: the class folders of {splits[0]} differ from those of {root / 'train'}")
+    # test/ when there is one, and val/ beside it the validation split
+    test, *val = (
+        _image_folder(s, f"imagefolder {s.name} split", _normalised(mean, std, *resize)) for s in splits[::-1]
+    )
+    for split, images in zip(splits[::-1], (test, *val), strict=True):
+        if images.classes != plain.classes:
+            raise DataError(f"imagefolder: the class folders of {split} differ from those of {root / 'train'}")
     return DataBundle(
         "imagefolder",
         Transformed(plain, _augmented(image_size, max(1, image_size // 8), mean, std, *resize)),
@@ -292,4 +317,8 @@ def imagefolder(
         image_size=image_size,
         num_classes=len(plain.classes),
         train_plain=Transformed(plain, _normalised(mean, std, *resize)),
+        val=val[0] if val else None,
+        preprocessing=image_preprocessing(
+            "RGB, pixel values 0-255", "1/255", mean, std, f"resized (shorter side) and centre-cropped to {image_size}"
+        ),
     )

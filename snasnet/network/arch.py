@@ -12,6 +12,7 @@ torch when called, because the original draws its matrices from torch's generato
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -56,6 +57,30 @@ def forward_slots() -> list[tuple[int, int]]:
 def backward_slots() -> list[tuple[int, int]]:
     """(row, col) of each backward edge in the original's module order (``cell_architecture_back[i]``)."""
     return [(row, col) for col in range(NUM_NODES - 1) for row in range(col + 1, NUM_NODES)]
+
+
+_EDGE_LAYER = re.compile(r"^(?P<cell>cell\d+)\.cell_architecture(?P<back>_back)?\.(?P<slot>\d+)(\.|$)")
+
+
+def layer_label(name: str, arch: str | Architecture | None) -> str:
+    """A LIF layer's name as a reader of the cell knows it: ``cell1 0->1 conv3x3`` for the module
+    ``cell1.cell_architecture.0.0`` (its edge, by the module order of ``forward_slots``), ``cell1 2->0 conv3x3
+    feedback`` on a backward edge. Other layers (``downconv1.1``), and any name when ``arch`` (the cell, e.g.
+    ``"0302 0030 3003 0000"``) is not known, keep their module path."""
+    match = _EDGE_LAYER.match(name)
+    if match is None or arch is None:
+        return name
+    rows = str(arch).split() if isinstance(arch, str) else ["".join(map(str, row)) for row in arch.matrix]
+    slots = backward_slots() if match["back"] else forward_slots()
+    slot = int(match["slot"])
+    if slot >= len(slots) or len(rows) != NUM_NODES or any(len(row) != NUM_NODES for row in rows):
+        return name  # not a cell (an event from elsewhere): the module path is still true
+    src, dst = slots[slot]
+    code = rows[src][dst]
+    op = OP_NAMES.get(int(code)) if code.isdigit() else None
+    if op is None:
+        return name
+    return f"{match['cell']} {src}->{dst} {op}" + (" feedback" if match["back"] else "")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snasnet.core.lazy import lazy_exports
+from snasnet.core.lazy import lazy_dir, lazy_exports
 
 __all__ = [
     "CANDIDATES_CSV",
@@ -59,3 +59,4 @@ if TYPE_CHECKING:
     )
 
 __getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "snasnet.search.job"))
+__dir__ = lazy_dir(__name__, dict.fromkeys(__all__, "snasnet.search.job"))

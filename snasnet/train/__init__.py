@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snasnet.core.lazy import lazy_exports
+from snasnet.core.lazy import lazy_dir, lazy_exports
 
 __all__ = ["DATASET_DEFAULTS", "DEFAULT_ARCH", "TrainConfig", "TrainResult", "fit", "resume", "train_config"]
 
@@ -20,3 +20,4 @@ if TYPE_CHECKING:
     from snasnet.train.job import DATASET_DEFAULTS, DEFAULT_ARCH, TrainConfig, TrainResult, fit, resume, train_config
 
 __getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "snasnet.train.job"))
+__dir__ = lazy_dir(__name__, dict.fromkeys(__all__, "snasnet.train.job"))

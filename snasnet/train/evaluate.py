@@ -28,6 +28,7 @@ from snasnet.core.interrupts import ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.measure.spikes import SpikeMonitor
+from snasnet.network.arch import layer_label
 from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.network.zoo import get_model, named_network
@@ -48,6 +49,8 @@ class EvalResult:
     total_spikes_per_image: float = 0.0
     mean_firing_rate: float = 0.0
     precision: str = REPORTED
+    #: each layer's name by its cell edge (``cell1 0->1 conv3x3``, ``snasnet.network.arch.layer_label``)
+    layer_labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -261,6 +264,7 @@ def evaluate_checkpoint(
         arch=str(model.arch),
         celltype=model.arch.celltype,
         enabled=write_run,
+        source_run=RunDir.source_run_of(config.checkpoint),
     )
     for listener in listeners:
         run.subscribe(listener)
@@ -276,6 +280,7 @@ def evaluate_checkpoint(
             workers=config.workers,
             on_batch=on_batch,
         )
+        result = replace(result, layer_labels={name: layer_label(name, model.arch) for name in result.firing_rates})
         run.emit(
             "eval_finished",
             checkpoint=config.checkpoint,

@@ -2,10 +2,13 @@
 under torchrun with DDP, writing the events every front end reads (docs/events.md).
 
     config = train_config("digits")                      # the dataset's defaults, then any overrides
-    result = fit(config, run_dir="runs/digits")          # TrainResult: best_acc, history, model ...
+    result = fit(config, run_dir="runs/digits")          # TrainResult: best_acc, test, history, model ...
     result = resume("runs/digits")                       # after Ctrl-C / SIGTERM: continues where it stopped
 
 The recipe and its defaults are in ``snasnet.train.recipe``, the loop and its checkpoints in ``snasnet.train.trainer``.
+best.pt is chosen on a validation split (the dataset's own, or 10% of the training images held out) and evaluated
+once on the test split at the end (``result.test``); ``select_on="test"`` chooses it on the test split, as the
+original code does.
 CUDA: bf16 autocast for training's forward passes and channels-last; validation in fp32 unless asked; CPU: fp32.
 
 The first SIGINT/SIGTERM finishes the current step, writes ``checkpoints/last.pt`` with the position
@@ -50,6 +53,9 @@ class TrainResult:
     best_epoch: int | None
     history: list[dict]  # the epoch_finished events
     precision: str = REPORTED  # what the validation accuracies (best_acc) were computed in
+    #: best.pt on the test split (the test_finished event's fields: top1, top5, loss, images, epoch, selected_on ...)
+    test: dict | None = None
+    config: TrainConfig | None = None  # the configuration run, with the validation split it used
 
     @property
     def last_checkpoint(self) -> Path:
@@ -118,7 +124,11 @@ def _resume_point(run_dir: Path) -> tuple[dict | None, TrainConfig]:
         raise CheckpointError(f"{path} is not a checkpoint written by snasnet train")
     config = TrainConfig.stored(state["train_config"])
     finished = int(state.get("epoch", 0)) >= config.epochs
-    if finished and RunDir(run_dir).read_info().get("status") == "ok" and not _best_to_repair(run_dir, state):
+    # a run whose last.pt records no test of best.pt yet ("test": None) resumes to test it; runs written before that
+    # test existed (no "test" key) are finished with their epochs
+    tested = state.get("test", True) is not None
+    closed = RunDir(run_dir).read_info().get("status") == "ok"
+    if finished and tested and closed and not _best_to_repair(run_dir, state):
         raise ConfigError(f"{run_dir} has finished all {config.epochs} epochs: there is nothing to resume")
     state["_source"] = str(path)
     return state, config
@@ -163,6 +173,7 @@ def _execute(
     env, device = init_distributed(config.device)
     try:
         trainer = Trainer(config, env, device)
+        config = trainer.config  # with the validation split it uses
         if state is not None:
             trainer.load_state(state, state["_source"])
         path = shared_run_dir(run_dir, "train", env)
@@ -192,6 +203,11 @@ def _execute(
             "device": str(device),
             "train_precision": trainer.precision,
             "val_precision": trainer.val_precision,
+            "select_on": config.select_on,
+            "val_split": config.val_split,
+            "val_images": len(trainer.val_set),
+            "train_images": len(trainer.bundle.train),
+            "test_images": len(trainer.bundle.test),
         }
         guard = GracefulStop() if stop is None else contextlib.nullcontext(stop)
         with run.job(**started), guard as active:
@@ -210,6 +226,8 @@ def _execute(
             trainer.best_epoch,
             trainer.history,
             trainer.val_precision,
+            trainer.test,
+            config,
         )
     finally:
         if env.enabled and not joined:

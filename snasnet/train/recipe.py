@@ -7,6 +7,11 @@ Defaults are the original's (SGD lr 0.1, momentum 0.9, weight decay 5e-4, cosine
 epoch, 300 epochs, batch 64, T = 5, cross-entropy on the class scores averaged over T). Validation accuracy
 is computed in fp32 unless ``precision`` asks otherwise; training's forward passes in ``train_precision``
 (auto: bf16 autocast on CUDA, fp32 on the CPU).
+
+Where the original differs from its own paper's practice is what ``best.pt`` is chosen on: its training validates
+on the test split. Here it is chosen on a validation split (``select_on="val"``): the dataset's own, or
+``val_split`` of the training images held out (``snasnet.data.validation``), and the test split is evaluated once,
+for best.pt, at the end. ``select_on="test"`` keeps the original's protocol, to reproduce its numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from snasnet.train.schedulers import SCHEDULERS
 
 DEFAULT_ARCH = "0302 0030 3003 0000"  # the paper's CIFAR-100 cell
 MAX_WEIGHT_DECAY = 1.0  # beyond it a step of SGD shrinks the weights past zero (1e308 overflowed them)
+#: what best.pt is chosen on: a validation split, or the test split as the original code does (search_snn.py
+#: validates on CIFAR's test split, train=False, during training)
+SELECT_ON = ("val", "test")
 
 
 @dataclass
@@ -46,6 +54,11 @@ class TrainConfig:
     weight_decay: float = 5e-4
     scheduler: str = "cosine"
     val_interval: int = 20
+    select_on: str = "val"
+    #: the fraction of the training images held out to validate on; None: none when the dataset has a validation
+    #: split of its own, else ``DEFAULT_VAL_SPLIT`` (a run records the fraction it used)
+    val_split: float | None = None
+    val_seed: int = 0  # which images are held out: the same for every run seed, so runs are chosen on the same
     eval_batch_size: int = 256
     seed: int = 0
     device: str = "auto"
@@ -80,6 +93,15 @@ class TrainConfig:
         check_seed("seed", self.seed)
         OPTIMIZERS.get(self.optimizer)  # unknown names: the registries' one-line errors
         SCHEDULERS.get(self.scheduler)
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(f"select_on must be one of {', '.join(SELECT_ON)} (got {self.select_on!r})")
+        if self.val_split is not None and not 0 <= self.val_split < 1:  # NaN fails this too
+            raise ConfigError(f"val_split must be a fraction in [0, 1) of the training images (got {self.val_split})")
+        if self.select_on == "test" and self.val_split:
+            raise ConfigError(
+                "--select-on test chooses best.pt on the test split (the original code's protocol) and holds out no "
+                "validation images: leave out --val-split"
+            )
         check_precision(self.precision)
         check_training_precision(self.train_precision)
         if self.workers is not None and self.workers < 0:
@@ -92,10 +114,12 @@ class TrainConfig:
     @classmethod
     def stored(cls, values: dict) -> TrainConfig:
         """The configuration a checkpoint recorded (fields this version does not know are left out). Runs
-        written before validation had a precision of its own recorded training's as ``precision``."""
+        written before validation had a precision of its own recorded training's as ``precision``; runs written
+        before the validation split validated on the test split."""
         values = {k: v for k, v in values.items() if k in {f.name for f in fields(cls)}}
         if "train_precision" not in values and "precision" in values:
             values["train_precision"] = values.pop("precision")
+        values.setdefault("select_on", "test")
         return cls(**values)
 
 

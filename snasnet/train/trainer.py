@@ -1,5 +1,10 @@
-"""The training loop: one run's data, model, optimizer and scheduler, the epochs and steps, validation, and
-what a checkpoint holds to resume it exactly (``Trainer.state`` / ``load_state``; ``save`` writes it).
+"""The training loop: one run's data, model, optimizer and scheduler, the epochs and steps, validation, the test
+of best.pt at the end, and what a checkpoint holds to resume it exactly (``Trainer.state`` / ``load_state``;
+``save`` writes it).
+
+Validation (which picks best.pt) runs on the validation split (``validation_split``: the dataset's own, or images
+held out of the training split), or on the test split with ``select_on="test"`` (the original code's protocol).
+After the last epoch best.pt is evaluated once on the test split (``test_finished``).
 
 Exact resume: the data order of an epoch, the augmentation of each image and the dropout masks of each step
 are drawn from seeds derived from (seed, epoch, index / step, rank), so a run that skips the batches already
@@ -8,17 +13,18 @@ done ends, on a CPU, with the same weights bit for bit as one that was not inter
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from snasnet.core.device import to_device
 from snasnet.core.distributed import DistEnv, all_reduce_sum, barrier
@@ -27,7 +33,8 @@ from snasnet.core.interrupts import GracefulStop, ignore_stop_signals
 from snasnet.core.runs import RunDir
 from snasnet.core.seeding import derive_seed, rng_state, set_rng_state
 from snasnet.data.datasets import DataBundle, get_dataset
-from snasnet.network.checkpoint import load_weights, save_checkpoint
+from snasnet.data.validation import DEFAULT_VAL_SPLIT, hold_out
+from snasnet.network.checkpoint import load_weights, read_checkpoint, save_checkpoint
 from snasnet.network.model import build_model
 from snasnet.train.evaluate import EvalResult, evaluate
 from snasnet.train.optimizers import OPTIMIZERS
@@ -49,12 +56,13 @@ class Trainer:
     ``step`` steps of the next one done). ``state()`` / ``load_state()`` are what a checkpoint holds."""
 
     def __init__(self, config: TrainConfig, env: DistEnv, device: torch.device) -> None:
-        self.config, self.env, self.device = config, env, device
+        self.env, self.device = env, device
         self.precision = training_precision(config.train_precision, device)  # training's forward passes
         self.val_precision = check_precision(config.precision)  # validation's: the accuracy reported
         self.channels_last = device.type == "cuda" if config.channels_last is None else config.channels_last
         self.arch = config.architecture
-        self.bundle = _load_data(config, env)
+        # the configuration with the validation split it uses (recorded, so a resumed run holds out the same)
+        self.config, self.bundle, self.val_set = validation_split(config, _load_data(config, env))
         train_set = self.bundle.train
         self.workers = config.workers if config.workers is not None else _default_workers(train_set)
 
@@ -100,6 +108,7 @@ class Trainer:
         self.train_seconds = 0.0  # this epoch, so far
         self.best_acc: float | None = None
         self.best_epoch: int | None = None
+        self.test: dict | None = None  # best.pt on the test split, once the last epoch is done (test_finished)
         self.history: list[dict] = []
         self.last_good: str | None = None  # the newest checkpoint of this run, all finite (for a Diverged message)
         # the first step of this epoch whose loss was not finite (0: none) and that loss: kept on the device and
@@ -122,6 +131,7 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "best_acc": self.best_acc,
             "best_epoch": self.best_epoch,
+            "test": self.test,
             "history": self.history,
             "rng": rng_state(),
         }
@@ -143,6 +153,7 @@ class Trainer:
             self.sums = torch.tensor(state.get("train_sums", [0, 0, 0]), dtype=torch.float64, device=self.device)
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.best_acc, self.best_epoch = state.get("best_acc"), state.get("best_epoch")
+        self.test = state.get("test")
         self.history = list(state.get("history", []))
         self.last_good = source
         if "rng" in state:
@@ -170,6 +181,8 @@ class Trainer:
             self.save(run, "last")
             if improved:
                 self.save(run, "best")
+        if self.test is None:
+            self._test(run, stop)
 
     def _train_epoch(self, epoch: int, run: RunDir, stop: GracefulStop) -> None:
         c = self.config
@@ -239,9 +252,26 @@ class Trainer:
             # start of a forward pass only): validate every share with rank 0's, the ones its checkpoint holds
             for buffer in self.model.buffers():
                 dist.broadcast(buffer, src=0)
+        return self._evaluate(self.model, self.val_set, stop)
+
+    def _test(self, run: RunDir, stop: GracefulStop) -> None:
+        """Evaluate best.pt on the test split, once: the run's test accuracy. Kept in last.pt, so that a run
+        stopped during it does only this when resumed, and in run.json."""
+        path = run.path / CHECKPOINTS / "best.pt"
+        model = copy.deepcopy(self.model)  # the last epoch's weights stay the run's model
+        load_weights(model, read_checkpoint(path)["state_dict"], str(path))
+        result = self._evaluate(model, self.bundle.test, stop)
+        self.test = {"checkpoint": str(path), "epoch": self.best_epoch, "selected_on": self.config.select_on}
+        self.test.update(result.to_dict())
+        run.emit("test_finished", **self.test)
+        run.record(test=self.test)
+        self.save(run, "last")
+
+    def _evaluate(self, model: nn.Module, data: Dataset, stop: GracefulStop) -> EvalResult:
+        c = self.config
         return evaluate(
-            self.model,
-            self.bundle.test,
+            model,
+            data,
             batch_size=c.eval_batch_size,
             device=self.device,
             precision=self.val_precision,
@@ -314,7 +344,29 @@ class Trainer:
         self.save(run, "last")
 
 
+def validation_split(config: TrainConfig, bundle: DataBundle) -> tuple[TrainConfig, DataBundle, Dataset]:
+    """What ``config`` validates on: ``(config with the val_split used, the bundle, the validation set)``. The
+    test split with ``select_on="test"``; else the images ``val_split`` holds out of the training split, or the
+    dataset's own validation split when ``val_split`` is None (``DEFAULT_VAL_SPLIT`` held out when it has none)."""
+    if config.select_on == "test":
+        return replace(config, val_split=0.0), bundle, bundle.test
+    fraction = config.val_split
+    if fraction is None:
+        fraction = 0.0 if bundle.val is not None else DEFAULT_VAL_SPLIT
+    if fraction:
+        bundle = hold_out(bundle, fraction, config.val_seed)
+    elif bundle.val is None:
+        raise ConfigError(
+            f"dataset {bundle.name} has no validation split of its own, and --val-split 0 holds out no training "
+            f"images to choose best.pt on: give a fraction (default {DEFAULT_VAL_SPLIT:g}), or --select-on test "
+            "(the original code's protocol: chosen on the test split)"
+        )
+    return replace(config, val_split=fraction), bundle, bundle.val
+
+
 def _default_workers(dataset: Dataset) -> int:
+    while isinstance(dataset, Subset):  # a part of a split: as the split
+        dataset = dataset.dataset
     if isinstance(dataset, TensorDataset):
         return 0  # in memory: worker processes would only add start-up time
     return min(4, os.cpu_count() or 1)

@@ -164,6 +164,6 @@ def _print(console: Console, checkpoint: str, result) -> None:
     layers.add_column("firing rate", justify="right")
     layers.add_column("spikes per image", justify="right")
     for name, rate in result.firing_rates.items():
-        layers.add_row(name, f"{rate:.4f}", f"{result.spikes_per_image[name]:,.1f}")
+        layers.add_row(result.layer_labels.get(name, name), f"{rate:.4f}", f"{result.spikes_per_image[name]:,.1f}")
     layers.add_row("[bold]total[/bold]", f"{result.mean_firing_rate:.4f}", f"{result.total_spikes_per_image:,.1f}")
     console.print(layers)

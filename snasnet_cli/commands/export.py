@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from snasnet.network.arch import layer_label
 from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.config_option import config_option, one_source
@@ -275,7 +276,8 @@ def _print_energy(console: Console, report) -> None:
         rate = "-" if row.input_firing_rate is None else f"{row.input_firing_rate:.3f}"
         energies = (row.snn_compute_pj, row.snn_memory_pj, row.snn_total_pj,
                     row.ann_compute_pj, row.ann_memory_pj, row.ann_total_pj)  # fmt: skip
-        table.add_row(row.layer, row.input, rate, _si(row.sops), *(f"{e / 1e3:.4g}" for e in energies))
+        label = layer_label(row.layer, report.arch)
+        table.add_row(label, row.input, rate, _si(row.sops), *(f"{e / 1e3:.4g}" for e in energies))
     t = report.totals()
     sums = ("snn_compute_pj", "snn_memory_pj", "snn_energy_pj", "ann_compute_pj", "ann_memory_pj", "ann_energy_pj")
     table.add_row(
@@ -314,7 +316,8 @@ def nir_command(
         typer.Option(
             "--check",
             help="Importers to run the file in, comma-separated: nirtorch, snntorch, norse, spikingjelly, sinabs "
-            "(default: every one installed; nirtorch always runs).",
+            "(default: every one installed that can load the file, the others listed as not applicable; nirtorch "
+            "always runs).",
         ),
     ] = None,
     model: ModelOption = None,
@@ -373,7 +376,10 @@ def _print_importers(console: Console, rows: list[dict], images: int, dataset: s
         p = row["parity"]
         if p is None:
             reason = row["error"] if row["installed"] else "not installed"
-            table.add_row(row["importer"], "no" if row["installed"] else "-", "-", "-", "-", reason)
+            if not row.get("applicable", True):
+                reason = f"not applicable: {reason}"
+            loads = "no" if row["installed"] and row.get("applicable", True) else "-"
+            table.add_row(row["importer"], loads, "-", "-", "-", reason)
             continue
         table.add_row(
             row["importer"], "yes", f"{p['predictions_agree']}/{p['samples']}", f"{p['logits_close']}/{p['samples']}",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from snasnet.train.recipe import DATASET_DEFAULTS, TrainConfig  # torch-free: the defaults the help shows
 from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
 from snasnet_cli.config_option import config_extras, config_option, merged, one_source
@@ -21,22 +22,44 @@ from snasnet_cli.options import (
     TensorBoardOption,
     choices,
 )
+from snasnet_cli.train_progress import test_figures, validation_line
 
 # Rows of `--arch 0302 0030 3003 0000` after the first arrive as extra arguments (see arch_rows).
 CONTEXT = {"allow_extra_args": True}
-RECIPE = "Recipe (defaults: the original's; digits: Adam 1e-2, 25 epochs, 1-pixel shifts, validation every epoch)"
+RECIPE = "Recipe (defaults: the original's, and the datasets' own)"
 MACHINE = "Machine"
+VALIDATION = "Validation"
 
 
 def _opt(*names: str, help: str, panel: str | None = None) -> typer.models.OptionInfo:
     return typer.Option(*names, help=help, rich_help_panel=panel)
 
 
+def _default(field: str, original: object | None = None) -> str:
+    """``[default: 300; digits: 25; digits-dvs: 15]``: the recipe's default for a TrainConfig field and where a
+    dataset's differs (``DATASET_DEFAULTS``), as ``train_config`` takes them, so that help says what runs."""
+    shown = {}
+    for dataset, values in DATASET_DEFAULTS.items():
+        if field in values:
+            shown.setdefault(_plain(values[field]), []).append(dataset)
+    original = _plain(TrainConfig.__dataclass_fields__[field].default) if original is None else original
+    per_dataset = "".join(f"; {', '.join(names)}: {value}" for value, names in shown.items())
+    return f"\\[default: {original}{per_dataset}]"
+
+
+def _plain(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def train(
     ctx: typer.Context,
     arch: Annotated[str | None, _opt("--arch", help="The cell: --arch 0302 0030 3003 0000 (the default).")] = None,
     arch_file: Annotated[
-        Path | None, _opt("--arch-file", help='A JSON file {"arch": ..., "celltype": ...}, e.g. best_arch.json.')
+        Path | None,
+        _opt(
+            "--arch-file",
+            help='A JSON file {"arch": ..., "celltype": ..., "dataset": ...}, e.g. best_arch.json (and its dataset).',
+        ),
     ] = None,
     from_search: Annotated[
         Path | None, _opt("--from-search", help="A search's run directory: its best_arch.json (and dataset).")
@@ -48,25 +71,38 @@ def train(
     celltype: Annotated[str | None, _opt("--celltype", help="forward or backward \\[default: backward].")] = None,
     dataset: Annotated[
         str | None,
-        _opt("--dataset", help=f"The dataset: {DATASETS} \\[default: cifar10, or the search's]."),
+        _opt("--dataset", help=f"The dataset: {DATASETS} \\[default: the arch file's or search's, else cifar10]."),
     ] = None,
     data_dir: Annotated[
         Path | None, _opt("--data-dir", help="Where the dataset lies \\[default: $SNASNET_DATA or ./data].")
     ] = None,
     download: Annotated[bool, _opt("--download", help="Download CIFAR if it is missing (needs internet).")] = False,
     image_size: Annotated[int | None, _opt("--image-size", help="imagefolder / synthetic: image side.")] = None,
-    epochs: Annotated[int | None, _opt("--epochs", help="Epochs \\[default: 300].", panel=RECIPE)] = None,
-    batch_size: Annotated[int | None, _opt("--batch-size", help="Batch size \\[default: 64].", panel=RECIPE)] = None,
+    epochs: Annotated[int | None, _opt("--epochs", help=f"Epochs {_default('epochs')}.", panel=RECIPE)] = None,
+    batch_size: Annotated[
+        int | None, _opt("--batch-size", help=f"Batch size {_default('batch_size')}.", panel=RECIPE)
+    ] = None,
     optimizer: Annotated[
         str | None,
-        _opt("--optimizer", help=f"{choices('snasnet.train.optimizers:OPTIMIZERS')} \\[default: sgd].", panel=RECIPE),
+        _opt(
+            "--optimizer",
+            help=f"{choices('snasnet.train.optimizers:OPTIMIZERS')} {_default('optimizer')}.",
+            panel=RECIPE,
+        ),
     ] = None,
     lr: Annotated[
-        float | None, _opt("--lr", help="Learning rate \\[default: 0.1 for sgd, 0.001 for adam].", panel=RECIPE)
+        float | None,
+        _opt(
+            "--lr",
+            help=f"Learning rate {_default('lr', '0.1 for sgd, 0.001 for adam')}.",
+            panel=RECIPE,
+        ),
     ] = None,
-    momentum: Annotated[float | None, _opt("--momentum", help="SGD momentum \\[default: 0.9].", panel=RECIPE)] = None,
+    momentum: Annotated[
+        float | None, _opt("--momentum", help=f"SGD momentum {_default('momentum')}.", panel=RECIPE)
+    ] = None,
     weight_decay: Annotated[
-        float | None, _opt("--weight-decay", help="Weight decay \\[default: 5e-4].", panel=RECIPE)
+        float | None, _opt("--weight-decay", help=f"Weight decay {_default('weight_decay')}.", panel=RECIPE)
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -78,7 +114,33 @@ def train(
         ),
     ] = None,
     val_interval: Annotated[
-        int | None, _opt("--val-interval", help="Validate every N epochs and at the end \\[default: 20].", panel=RECIPE)
+        int | None,
+        _opt(
+            "--val-interval", help=f"Validate every N epochs and at the end {_default('val_interval')}.", panel=RECIPE
+        ),
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        _opt(
+            "--val-split",
+            help="The fraction of the training images held out to validate on (which picks best.pt) \\[default: "
+            "0.1; none for a dataset with a validation split of its own]. The test split is evaluated once, for "
+            "best.pt, at the end.",
+            panel=VALIDATION,
+        ),
+    ] = None,
+    val_seed: Annotated[
+        int | None,
+        _opt("--val-seed", help="Which images are held out \\[default: 0, whatever --seed].", panel=VALIDATION),
+    ] = None,
+    select_on: Annotated[
+        str | None,
+        _opt(
+            "--select-on",
+            help="What picks best.pt: val, or test (the original code's protocol, to reproduce its numbers: its "
+            "test accuracy is then optimistic) \\[default: val].",
+            panel=VALIDATION,
+        ),
     ] = None,
     timesteps: Annotated[int | None, _opt("--timesteps", help=DATASET_TIMESTEPS_HELP, panel=RECIPE)] = None,
     second_avgpooling: Annotated[
@@ -148,6 +210,9 @@ def train(
         "weight_decay": weight_decay,
         "scheduler": scheduler,
         "val_interval": val_interval,
+        "val_split": val_split,
+        "val_seed": val_seed,
+        "select_on": select_on,
         "timesteps": timesteps,
         "second_avgpooling": second_avgpooling,
         "seed": seed,
@@ -224,12 +289,21 @@ def train(
         raise typer.Exit(130) from None
     if not main_rank:
         return
+    closed_pipe.console(highlight=False).print(summary(result), soft_wrap=True)
+
+
+def summary(result) -> str:  # noqa: ANN001 (a TrainResult: the library is imported when the command runs)
+    """The run's last line: best.pt's validation accuracy, and its test accuracy labelled as such."""
     best = "-"
     if result.best_acc is not None:
         best = f"{100 * result.best_acc:.2f}% (epoch {result.best_epoch}, {result.precision})"
-    closed_pipe.console(highlight=False).print(
-        f"best validation accuracy {best}; checkpoints in {result.run_dir / 'checkpoints'}", soft_wrap=True
-    )
+    parts = [f"best validation accuracy {best}"]
+    if result.config is not None and result.config.select_on == "test":
+        parts = [f"best accuracy on the test split {best} (--select-on test: the original's protocol)"]
+    elif result.test is not None:
+        parts.append(f"test accuracy of best.pt {test_figures(result.test)}")
+    parts.append(f"checkpoints in {result.run_dir / 'checkpoints'}")
+    return "; ".join(parts)
 
 
 def _tensorboard_log(run_dir: Path):  # noqa: ANN202 (a run listener)
@@ -254,7 +328,7 @@ def _architecture(arch: str | None, arch_file: Path | None, from_search: Path | 
     cell, info = read_arch_file(arch_file or from_search)
     if celltype is not None and celltype != cell.celltype:
         raise ConfigError(f"{arch_file or from_search} holds a {cell.celltype} cell: leave out --celltype {celltype}")
-    dataset = info.get("dataset") if from_search is not None else None
+    dataset = info.get("dataset")  # the search's, which --dataset overrides
     return cell, dataset if isinstance(dataset, str) else None
 
 
@@ -266,5 +340,5 @@ def _describe(config, path, started: dict) -> str:
         f"training {named}{config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
         f"T={config.timesteps}, on {started['device']}: training {started['train_precision']}, validation "
-        f"{started['val_precision']}; run directory {path}"
+        f"{started['val_precision']}; {validation_line(started)}; run directory {path}"
     )

@@ -25,7 +25,7 @@ from snasnet_cli.tui.jobs import Job, JobRequest, write_arch_file
 from snasnet_cli.tui.screens.help import HelpScreen
 from snasnet_cli.tui.screens.launch import LaunchScreen
 from snasnet_cli.tui.screens.quit import ConfirmQuitScreen
-from snasnet_cli.tui.source import RunsSource, RunView, local_checkpoint
+from snasnet_cli.tui.source import RunsSource, RunView, grouped_by_source, local_checkpoint
 from snasnet_cli.tui.state import Candidate, SpikeReading
 from snasnet_cli.tui.widgets.common import status_text
 from snasnet_cli.tui.widgets.log import LogPanel
@@ -128,8 +128,12 @@ class DashboardApp(App[None]):
         self.polls += 1
         self.views = {v.path: v for v in views}
         if self.followed is None and views:
+            # the newest run, on its own panel (a training's curves, not an empty search panel)
             newest = max(views, key=lambda v: v.state.started_ts or 0.0)
             self.focus_run(newest.path, switch=False)
+            panel = {"search": "search", "train": "training"}.get(newest.state.job or "")
+            if panel:  # after the tabs' own first activation, which would undo it
+                self.call_after_refresh(self.action_show_panel, panel)
         for path, view in self.views.items():
             if view.state.job in ("search", "train") and view.state.job not in self.current:
                 self.current[view.state.job] = path
@@ -166,7 +170,8 @@ class DashboardApp(App[None]):
         self._main(LogPanel).show(focused, self.jobs.get(self.followed) if self.followed else None)
         rows = sorted(self.views.values(), key=lambda v: v.state.started_ts or float("inf"), reverse=True)
         where = str(self.source.root) if getattr(self.source, "root", None) else "the runs given"
-        self._main(RunsPanel).show([self._row(v) for v in rows], self.followed, where)
+        shown = [replace(self._row(v), under_source=under) for v, under in grouped_by_source(rows)]
+        self._main(RunsPanel).show(shown, self.followed, where)
         self._status_line(focused)
 
     def _spike_reading(self, view: RunView | None) -> SpikeReading | None:
@@ -175,7 +180,7 @@ class DashboardApp(App[None]):
         if self.chosen is not None and view.state.job == "search":
             c = self.chosen
             label = f"candidate #{c.index} at initialisation (firing rates only)"
-            return SpikeReading(label, c.firing_rates, reported_mean_firing_rate=c.mean_firing_rate)
+            return SpikeReading(label, c.firing_rates, reported_mean_firing_rate=c.mean_firing_rate, arch=c.arch)
         return view.state.spikes
 
     def _row(self, view: RunView) -> RunRow:
@@ -235,12 +240,13 @@ class DashboardApp(App[None]):
         self.push_screen(HelpScreen())
 
     def _form_defaults(self) -> JobRequest:
-        """The last options used, with the architecture and checkpoint of the runs in focus."""
-        request = self.defaults
+        """A new form: no job kind chosen, the last options used, the architecture and checkpoint of the runs in
+        focus."""
+        request = replace(self.defaults, job="")
         search = self.views.get(self.current.get("search"))
         if search is not None and search.state.search.best is not None:
             train = self._train_request(search, self._main(SearchPanel).selected)
-            if train is not None:  # what a train job would train; the job kind stays the last one used
+            if train is not None:  # what a train job would train
                 request = replace(request, from_search=train.from_search, arch_file=train.arch_file)
         checkpoint = self._checkpoint()
         return replace(request, checkpoint=checkpoint) if checkpoint else request
@@ -310,7 +316,14 @@ class DashboardApp(App[None]):
         self._checkpoint_job("export")
 
     def action_cancel_job(self) -> None:
+        view = self.views.get(self.followed) if self.followed else None
         job = self.jobs.get(self.followed) if self.followed else None
+        if view is not None and (view.state.finished or (job is not None and job.returncode is not None)):
+            # the run in focus has ended: say how, and show it (the panels may not have caught up yet)
+            self.poll()
+            status, _ = self._status(view)
+            self.notify(f"{view.name} has already ended ({status}): nothing to cancel", severity="warning")
+            return
         if job is None or not job.running:
             job = next((j for j in reversed(list(self.jobs.values())) if j.running), None)
         if job is None:

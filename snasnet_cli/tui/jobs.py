@@ -27,13 +27,16 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class JobRequest:
-    """The main options of one job, as the launch form collects them."""
+    """The main options of one job, as the launch form collects them. An option left None is left out of the
+    command line, so the job takes the command's own default (the dataset's recipe for the epochs)."""
 
-    job: str = "search"
+    job: str = "search"  # "": not chosen yet (a new form)
     dataset: str = "digits"
     celltype: str = "backward"
-    num_search: int = 100
-    epochs: int = 10
+    num_search: int | None = None
+    epochs: int | None = None
+    seed: int | None = None
+    data_dir: str | None = None
     device: str = "auto"
     from_search: Path | None = None  # train the best architecture of this search run
     arch_file: Path | None = None  # or the architecture in this file ({"arch": ..., "celltype": ...})
@@ -41,11 +44,13 @@ class JobRequest:
 
     def problem(self) -> str | None:
         """What is missing or wrong, in one line (None when the job can start)."""
+        if not self.job:
+            return f"choose a job: {', '.join(JOBS)}"
         if self.job not in JOBS:
             return f"unknown job {self.job!r}: choose one of {', '.join(JOBS)}"
-        if self.job == "search" and self.num_search < 1:
+        if self.job == "search" and self.num_search is not None and self.num_search < 1:
             return "num-search must be at least 1"
-        if self.job == "train" and self.epochs < 1:
+        if self.job == "train" and self.epochs is not None and self.epochs < 1:
             return "epochs must be at least 1"
         if self.job == "train" and self.from_search is None and self.arch_file is None:
             return "train needs an architecture: select a search run or a candidate first"
@@ -56,17 +61,24 @@ class JobRequest:
     def command(self, run_dir: Path) -> list[str]:
         """The job's command line (the same a person would type after ``snasnet``)."""
         common = ["--device", self.device, "--run-dir", str(run_dir), "--quiet"]
+        data = ["--dataset", self.dataset, *self._given("--data-dir", self.data_dir)]
         if self.job == "search":
-            return ["search", "--dataset", self.dataset, "--num-search", str(self.num_search),
-                    "--celltype", self.celltype, *common]  # fmt: skip
+            return ["search", *data, *self._given("--num-search", self.num_search), "--celltype", self.celltype,
+                    *self._given("--seed", self.seed), *common]  # fmt: skip
         if self.job == "train":
             source = (
                 ["--from-search", str(self.from_search)] if self.from_search else ["--arch-file", str(self.arch_file)]
             )
-            return ["train", "--dataset", self.dataset, "--epochs", str(self.epochs), *source, *common]
+            return ["train", *data, *self._given("--epochs", self.epochs), *self._given("--seed", self.seed),
+                    *source, *common]  # fmt: skip
         if self.job == "eval":
-            return ["eval", str(self.checkpoint), "--dataset", self.dataset, *common]
-        return ["export", "onnx", str(self.checkpoint), "--run-dir", str(run_dir), "--quiet"]
+            return ["eval", str(self.checkpoint), *data, *common]
+        return ["export", "onnx", str(self.checkpoint), *self._given("--data-dir", self.data_dir), "--run-dir",
+                str(run_dir), "--quiet"]  # fmt: skip
+
+    @staticmethod
+    def _given(option: str, value: object) -> list[str]:
+        return [] if value is None else [option, str(value)]
 
 
 def write_arch_file(root: Path, name: str, arch: str, celltype: str) -> Path:

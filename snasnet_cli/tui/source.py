@@ -38,6 +38,21 @@ class RunView:
         return self.path.name
 
 
+def grouped_by_source(views: list[RunView]) -> list[tuple[RunView, bool]]:
+    """``views`` in their order, each eval or export moved right under the training run it read (``source_run`` in
+    its run.json) when that run is listed; True marks such a run."""
+    by_path = {str(v.path.resolve()): v for v in views}
+    under: dict[str, list[RunView]] = {}
+    top = []
+    for view in views:
+        source = view.info.get("source_run") if isinstance(view.info, dict) else None
+        if isinstance(source, str) and by_path.get(source) not in (None, view):
+            under.setdefault(source, []).append(view)
+        else:
+            top.append(view)
+    return [pair for v in top for pair in [(v, False), *((c, True) for c in under.get(str(v.path.resolve()), []))]]
+
+
 @dataclass
 class RunFollower:
     """One run directory: the events read so far, reduced."""

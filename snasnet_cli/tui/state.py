@@ -111,6 +111,7 @@ class SearchState:
     #: several objectives: why ``best`` (the cell in best_arch.json) was chosen
     chosen_rule: str | None = None
     finished: bool = False
+    stopped: bool = False  # the run ended (cancelled or failed too): no ETA
     started_ts: float | None = None  # the latest run_started: a resumed search restarts the clock
     done_at_start: int = 0
     last_ts: float | None = None
@@ -130,7 +131,7 @@ class SearchState:
 
     @property
     def eta_seconds(self) -> float | None:
-        if self.finished or self.total is None:
+        if self.finished or self.stopped or self.total is None:
             return 0.0 if self.finished else None
         rate = self.rate
         return max(0, self.total - self.done) / rate if rate else None
@@ -167,6 +168,7 @@ class SpikeReading:
     spikes_per_image: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     total_spikes_per_image: float | None = None
     reported_mean_firing_rate: float | None = None  # the event's mean_firing_rate, where it has one
+    arch: str | None = None  # a search candidate's cell (else the run's), to name layers by their edge
 
     def layers(self) -> list[tuple[str, float | None, float | None]]:
         """(layer, firing rate, spikes per image) in the order the job wrote them."""
@@ -204,6 +206,17 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class TestResult:
+    """best.pt on the test split, once, at the end of a training (``test_finished``)."""
+
+    top1: float | None
+    top5: float | None
+    images: int | None
+    epoch: int | None  # the epoch best.pt was saved at
+    selected_on: str | None  # "val", or "test" (the original's protocol)
+
+
+@dataclass(frozen=True)
 class TrainState:
     epochs: int | None = None
     steps_per_epoch: int | None = None
@@ -214,6 +227,11 @@ class TrainState:
     epoch_log: tuple[EpochPoint, ...] = ()
     checkpoints: tuple[Checkpoint, ...] = ()
     last_step: StepPoint | None = None
+    #: what best.pt is chosen on (run_started): "val" (held-out or the dataset's own images) or "test"
+    select_on: str | None = None
+    val_images: int | None = None
+    test: TestResult | None = None
+    stopped: bool = False  # the run ended (cancelled or failed too): no ETA
     started_ts: float | None = None
     done_at_start: int = 0
     last_ts: float | None = None
@@ -243,7 +261,7 @@ class TrainState:
     def eta_seconds(self) -> float | None:
         total = (self.epochs or 0) * (self.steps_per_epoch or 0)
         rate = _rate(self.steps_done, self.done_at_start, self.started_ts, self.last_ts)
-        if not total or not rate:
+        if not total or not rate or self.stopped:
             return None
         return max(0, total - self.steps_done) / rate
 
@@ -265,8 +283,14 @@ class TrainState:
 
     @property
     def best_val_acc(self) -> float | None:
-        accs = [e.val_acc for e in self.epoch_log if e.val_acc is not None]
-        return max(accs) if accs else None
+        best = self.best_epoch
+        return best.val_acc if best is not None else None
+
+    @property
+    def best_epoch(self) -> EpochPoint | None:
+        """The epoch best.pt holds: the first with the highest validation accuracy (as the trainer keeps it)."""
+        validated = [e for e in self.epoch_log if e.val_acc is not None]
+        return max(validated, key=lambda e: e.val_acc, default=None)
 
 
 @dataclass(frozen=True)
@@ -321,7 +345,9 @@ class RunState:
         best = self.search.best
         if best is not None and best.firing_rates:
             label = f"candidate #{best.index} at initialisation"
-            return SpikeReading(label, best.firing_rates, reported_mean_firing_rate=best.mean_firing_rate)
+            return SpikeReading(
+                label, best.firing_rates, reported_mean_firing_rate=best.mean_firing_rate, arch=best.arch
+            )
         return None
 
 
@@ -366,8 +392,10 @@ def _on_run_started(d: _Draft, e: Mapping) -> None:
     t["done_at_start"] = _Draft._close(TrainState, t).steps_done
     for key in ("dataset", "arch", "celltype"):
         t[key] = _str(e.get(key)) or t[key]
-    for key in ("epochs", "steps_per_epoch"):
+    for key in ("epochs", "steps_per_epoch", "val_images"):
         t[key] = _int(e.get(key)) if _int(e.get(key)) is not None else t[key]
+    t["select_on"] = _str(e.get("select_on")) or t["select_on"]
+    s["stopped"] = t["stopped"] = False
 
 
 def _candidate(e: Mapping) -> Candidate | None:
@@ -478,6 +506,13 @@ def _on_checkpoint_saved(d: _Draft, e: Mapping) -> None:
     d.train["checkpoints"].append(Checkpoint(path, _str(e.get("kind")) or "last", _int(e.get("epoch"))))
 
 
+def _on_test_finished(d: _Draft, e: Mapping) -> None:
+    d.train["test"] = TestResult(
+        _num(e.get("top1")), _num(e.get("top5")), _int(e.get("images")), _int(e.get("epoch")),
+        _str(e.get("selected_on")),
+    )  # fmt: skip
+
+
 def _on_eval_finished(d: _Draft, e: Mapping) -> None:
     d.run["evaluation"] = EvalResult(
         _str(e.get("checkpoint")), _str(e.get("dataset")), _num(e.get("top1")), _num(e.get("top5")),
@@ -495,6 +530,7 @@ def _on_run_finished(d: _Draft, e: Mapping) -> None:
     status = _str(e.get("status"))
     d.run.update(status=status if status in FINISHED else "failed", error=_str(e.get("error")))
     d.run["finished_ts"] = _num(e.get("ts"))
+    d.search["stopped"] = d.train["stopped"] = True
 
 
 _HANDLERS: dict[str, Callable[[_Draft, Mapping], None]] = {
@@ -504,6 +540,7 @@ _HANDLERS: dict[str, Callable[[_Draft, Mapping], None]] = {
     "train_step": _on_train_step,
     "epoch_finished": _on_epoch_finished,
     "checkpoint_saved": _on_checkpoint_saved,
+    "test_finished": _on_test_finished,
     "eval_finished": _on_eval_finished,
     "export_finished": _on_export_finished,
     "run_finished": _on_run_finished,
@@ -568,9 +605,7 @@ def summarize(state: RunState) -> RunSummary:
         count = f"{state.search.done}/{total}" if total else f"{state.search.done}"
         headline = f"best {format_score(best.score)} ({best.arch}), {count} scored" if best else f"{count} scored"
     elif state.job == "train" or state.train.epoch_log:
-        acc = state.train.final_val_acc
-        epochs = f"epoch {state.train.current_epoch}/{state.train.epochs or '?'}"
-        headline = f"val acc {format_percent(acc)}, {epochs}" if acc is not None else epochs
+        headline = train_headline(state.train)
     elif state.evaluation is not None:
         headline = f"top1 {format_percent(state.evaluation.top1)}, top5 {format_percent(state.evaluation.top5)}"
     elif state.exports:
@@ -578,6 +613,20 @@ def summarize(state: RunState) -> RunSummary:
     if state.status == "failed" and state.error:
         headline = f"{headline}; {state.error}" if headline else state.error
     return RunSummary(state.job or "?", state.status, headline)
+
+
+def train_headline(t: TrainState) -> str:
+    """A training's figures in a few words: the best validation accuracy and its epoch (best.pt's), its test
+    accuracy once measured, and where the run stands."""
+    epochs = f"epoch {t.current_epoch}/{t.epochs or '?'}"
+    best = t.best_epoch
+    if best is None:
+        return epochs
+    on = "test split" if t.select_on == "test" else "val"
+    parts = [f"best {on} {format_percent(best.val_acc)} (epoch {best.epoch})"]
+    if t.test is not None and t.select_on != "test":
+        parts.append(f"test {format_percent(t.test.top1)}")
+    return ", ".join([*parts, epochs])
 
 
 # --- formatting shared by the panels (plain strings: no UI toolkit here) ----------------------------------------

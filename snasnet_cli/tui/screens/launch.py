@@ -1,5 +1,9 @@
 """The job form: which job and its main options; dismissed with a ``JobRequest`` (or None when cancelled).
 
+It opens with no job kind chosen (the person picks it: the last job's kind would be a guess). A number left empty
+is left out of the command, so the job takes the command line's own default; the empty field shows that default
+(the dataset's epochs come from the training recipe, ``snasnet.train.recipe``, which needs no torch).
+
 The datasets it offers are the library's registry's names. That registry's module loads torch, which the
 dashboard's process never does, so a Python process of its own reads them once, while the form is already
 open (it offers the request's dataset until then, and says so if the names cannot be read).
@@ -18,7 +22,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from snasnet.core.errors import SnasnetError
 from snasnet.network.arch import CELLTYPES
+from snasnet.train.recipe import train_config
 from snasnet_cli.options import DATASET_REGISTRY
 from snasnet_cli.tui.jobs import DEVICES, JOBS, JobRequest
 
@@ -27,6 +33,14 @@ _names: dict[str, tuple[str, ...]] = {}  # registry -> its names, read once per 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
+
+
+def default_epochs(dataset: str) -> str:
+    """The placeholder of the epochs field: the dataset's default, as ``snasnet train`` takes it."""
+    try:
+        return f"{train_config(dataset).epochs} ({dataset}'s default)"
+    except SnasnetError:
+        return "the dataset's default"
 
 
 async def registry_choices(registry: str) -> tuple[str, ...]:
@@ -66,16 +80,21 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             box.border_title = "new job"
             with Grid(id="launch-form"):
                 yield Label("job")
-                yield Select(_options(JOBS), value=r.job, allow_blank=False, compact=True, id="job")
+                job = r.job if r.job in JOBS else Select.NULL
+                yield Select(_options(JOBS), value=job, prompt="choose a job", compact=True, id="job")
                 yield Label("dataset")
                 datasets = _options(self.dataset_choices)
                 yield Select(datasets, value=r.dataset, allow_blank=False, compact=True, id="dataset")
                 yield Label("celltype")
                 yield Select(_options(CELLTYPES), value=r.celltype, allow_blank=False, compact=True, id="celltype")
                 yield Label("num-search")
-                yield Input(str(r.num_search), type="integer", compact=True, id="num-search")
+                yield self._number(r.num_search, "snasnet search's default", "num-search")
                 yield Label("epochs")
-                yield Input(str(r.epochs), type="integer", compact=True, id="epochs")
+                yield self._number(r.epochs, default_epochs(r.dataset), "epochs")
+                yield Label("seed")
+                yield self._number(r.seed, "0", "seed")
+                yield Label("data-dir")
+                yield Input(r.data_dir or "", placeholder="$SNASNET_DATA or ./data", compact=True, id="data-dir")
                 yield Label("device")
                 yield Select(_options(DEVICES), value=r.device, allow_blank=False, compact=True, id="device")
             yield Static(self._source_line(r), id="launch-source")
@@ -83,6 +102,15 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start (ctrl+s)", variant="primary", id="start")
                 yield Button("Cancel (Esc)", id="cancel")
+
+    @staticmethod
+    def _number(value: int | None, default: str, widget_id: str) -> Input:
+        text = "" if value is None else str(value)
+        return Input(text, placeholder=f"default: {default}", type="integer", compact=True, id=widget_id)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "dataset" and isinstance(event.value, str):
+            self.query_one("#epochs", Input).placeholder = f"default: {default_epochs(event.value)}"
 
     def on_mount(self) -> None:
         if DATASET_REGISTRY not in _names:
@@ -113,17 +141,20 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         return "; ".join(parts) or "train/eval/export: select a search or training run first (runs panel)"
 
     def read(self) -> JobRequest:
-        def number(widget_id: str, fallback: int) -> int:
+        def number(widget_id: str) -> int | None:
             text = self.query_one(f"#{widget_id}", Input).value.strip()
-            return int(text) if text.lstrip("-").isdigit() else fallback
+            return int(text) if text.lstrip("-").isdigit() else None  # empty: the command's default
 
+        job = self.query_one("#job", Select).value
         return replace(
             self.request,
-            job=str(self.query_one("#job", Select).value),
+            job="" if job is Select.NULL else str(job),
             dataset=str(self.query_one("#dataset", Select).value),
             celltype=str(self.query_one("#celltype", Select).value),
-            num_search=number("num-search", 0),
-            epochs=number("epochs", 0),
+            num_search=number("num-search"),
+            epochs=number("epochs"),
+            seed=number("seed"),
+            data_dir=self.query_one("#data-dir", Input).value.strip() or None,
             device=str(self.query_one("#device", Select).value),
         )
 

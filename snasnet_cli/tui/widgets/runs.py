@@ -23,6 +23,7 @@ class RunRow:
     view: RunView
     status: str
     note: str = ""
+    under_source: bool = False  # an eval or export shown under the training run it read
 
 
 class RunsPanel(Vertical):
@@ -50,7 +51,7 @@ class RunsPanel(Vertical):
             table.add_column(label, key=key)
 
     def show(self, rows: list[RunRow], focused: object, where: str) -> None:
-        key = (tuple((r.view.path, r.view.state, r.status, r.note) for r in rows), focused)
+        key = (tuple((r.view.path, r.view.state, r.status, r.note, r.under_source) for r in rows), focused)
         if key == self._rows:
             return
         self._rows = key
@@ -63,7 +64,8 @@ class RunsPanel(Vertical):
             summary = summarize(row.view.state)
             started = row.view.state.started_ts
             when = time.strftime("%m-%d %H:%M", time.localtime(started)) if started else "-"
-            name = Text(("▶ " if row.view.path == focused else "  ") + row.view.name)
+            branch = "└ " if row.under_source else ""
+            name = Text(("▶ " if row.view.path == focused else "  ") + branch + row.view.name)
             # an unreadable run has no figures to show, only why
             parts = (row.note,) if row.view.error else (summary.headline, row.note)
             headline = "; ".join(part for part in parts if part)

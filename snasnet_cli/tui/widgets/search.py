@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,8 +20,9 @@ from snasnet_cli.tui.source import RunView
 from snasnet_cli.tui.state import Candidate, format_duration, format_percent, format_score
 from snasnet_cli.tui.widgets.common import run_title
 
-#: (column key, header) in the order shown; "front" marks the members of the live Pareto front (score vs SOPs)
-COLUMNS = (("index", "#"), ("score", "score"), ("front", "◆"), ("sops", "SOPs"), ("arch", "arch"),
+#: (column key, header) in the order shown; "front" marks the members of the live Pareto front (score vs SOPs). The
+#: cell comes third, so that at 80 columns the leaderboard shows it whole beside its index and score.
+COLUMNS = (("index", "#"), ("score", "score"), ("arch", "arch"), ("front", "◆"), ("sops", "SOPs"),
            ("firing", "fire"), ("seconds", "s"), ("macs", "MACs"), ("params", "params"))  # fmt: skip
 #: rows the leaderboard holds: the top of the order (a whole search space would not fit a terminal anyway)
 TOP_ROWS = 50
@@ -34,6 +37,19 @@ def format_count(value: float | None) -> str:
         if abs(value) >= scale:
             return f"{value / scale:.3g}{suffix}"
     return f"{value:.0f}"
+
+
+def count_ticks(low: float, high: float, most: int) -> list[float]:
+    """At most ``most`` round tick positions from ``low`` to ``high`` for counts written by ``format_count``."""
+    if not high > low:
+        return [low]
+    step = 10 ** math.floor(math.log10((high - low) / max(1, most - 1)))
+    for factor in (1, 2, 5, 10):
+        if (high - low) / (factor * step) <= most - 1:
+            step *= factor
+            break
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) // step) + 1)]
 
 
 class SearchPanel(Vertical):
@@ -108,6 +124,7 @@ class SearchPanel(Vertical):
             self.board = Board()
             self._pinned = None
             self._plotted = None
+            self._clear_cell()  # another search: none of the last one's figures stay
         self.view = view
         stats = self.query_one("#search-stats", Static)
         if view is None:
@@ -145,9 +162,9 @@ class SearchPanel(Vertical):
         return (
             Text(str(c.index), justify="right"),
             Text(format_score(c.score), justify="right"),
+            c.arch,
             Text(FRONT_MARK if self.board.on_front(c) else "", style="bold green"),
             Text(format_count(c.sops), justify="right"),
-            c.arch,
             Text(fire, justify="right"),
             Text(seconds, justify="right"),
             Text(format_count(c.macs), justify="right"),
@@ -218,9 +235,17 @@ class SearchPanel(Vertical):
         self._pinned = event.row_key.value if event.cursor_row > 0 and event.row_key is not None else None
         self._draw_selected()
 
+    def _clear_cell(self) -> None:
+        cell = self.query_one("#cell", Static)
+        cell.border_title = "cell"
+        cell.update(Text("no candidate scored yet", style="dim"))
+        self._drawn = None
+
     def _draw_selected(self) -> None:
         cand = self.selected
         if cand is None or self.view is None:
+            if self._drawn is not None:
+                self._clear_cell()
             return
         drawn = (self.view.path, cand)
         if drawn == self._drawn:
@@ -263,6 +288,8 @@ class SearchPanel(Vertical):
             if xs:
                 plt.scatter(xs, ys, marker="braille", color="blue")
                 plt.scatter(fx, fy, marker=FRONT_MARK, color="green")  # (no axis label: the title says it)
+                ticks = count_ticks(min(xs + fx), max(xs + fx), max(4, widget.size.width // 10))
+                plt.xticks(ticks, [format_count(t) for t in ticks])  # 1.2M, not plotext's 1235298.2
         elif scores:
             plt.hist(scores, bins=max(1, min(20, len(scores))))
         widget.refresh()

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
+from snasnet.network.arch import layer_label
 from snasnet_cli.tui.source import RunView
 from snasnet_cli.tui.state import SpikeReading, format_percent
 from snasnet_cli.tui.widgets.common import run_title
@@ -69,10 +70,11 @@ class SpikesPanel(Vertical):
         layers = reading.layers()
         scale = max((rate for _, rate, _ in layers if rate is not None), default=0.0) or 1.0
         table.columns["bar"].label = Text(f"bar 0-{format_percent(scale, 0)}")
+        arch = reading.arch or view.state.train.arch  # a candidate's cell, else the run's
         for name, rate, spikes in layers:
             bar = Bar(scale, 0, rate or 0.0, width=BAR_WIDTH, color="yellow") if rate is not None else Text("-")
             table.add_row(
-                name,
+                layer_label(name, arch),
                 bar,
                 Text(format_percent(rate, 2), justify="right"),
                 Text(format_percent(None if rate is None else 1 - rate, 1), justify="right"),

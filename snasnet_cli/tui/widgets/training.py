@@ -51,25 +51,31 @@ class TrainingPanel(Vertical):
         self._plot(view, train)
 
     def _stats(self, view: RunView) -> Text:
+        """Three lines that each fit 80 columns (a line too long would cut its last figures): where the run
+        stands; validation and test; training figures and the cell."""
         t = view.state.train
         step = t.last_step
         where = f"epoch {t.current_epoch}/{t.epochs or '?'}"
         if step is not None and step.epoch == t.current_epoch and step.steps and step.step < step.steps:
             where += f" step {step.step}/{step.steps}"
+        line = Text.assemble(run_title(view), f"  {where}  ETA {format_duration(t.eta_seconds)}")
+        line.append("\nacc on the test split " if t.select_on == "test" else "\nval acc ")
+        line.append(format_percent(t.final_val_acc), style="bold green")
+        best = t.best_epoch
+        if best is not None:
+            line.append(f" (best {format_percent(best.val_acc)} at epoch {best.epoch})")
+        if t.test is not None and t.select_on != "test":
+            line.append("  test ")
+            line.append(format_percent(t.test.top1), style="bold")
+            line.append(" (best.pt)")
         lr = "-" if t.lr is None else f"{t.lr:.4g}"
         speed = "-" if t.images_per_s is None else f"{t.images_per_s:,.0f}"
-        line = Text.assemble(
-            run_title(view), f"  {where}  lr {lr}  {speed} img/s  ETA {format_duration(t.eta_seconds)}"
-        )
-        line.append("\nval acc ")
-        line.append(format_percent(t.final_val_acc), style="bold green")
-        if t.best_val_acc is not None:
-            best_epoch = next(e.epoch for e in t.epoch_log if e.val_acc == t.best_val_acc)
-            line.append(f" (best {format_percent(t.best_val_acc)} at epoch {best_epoch})")
+        line.append("\n")
         if t.epoch_log:
             last = t.epoch_log[-1]
             loss = "-" if last.train_loss is None else f"{last.train_loss:.4f}"
-            line.append(f"  train acc {format_percent(last.train_acc)}  loss {loss}")
+            line.append(f"train acc {format_percent(last.train_acc)}  loss {loss}  ")
+        line.append(f"lr {lr}  {speed} img/s")
         if t.arch:
             line.append(f"  {t.arch}", style="dim")
         return line

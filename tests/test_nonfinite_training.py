@@ -19,7 +19,6 @@ from snasnet.train.job import fit, train_config
 from tests.cli_process import DIGITS
 
 CELL = {"arch": "0200 0020 0002 0000", "celltype": "forward", "timesteps": 2, "batch_size": 128, "workers": 0}
-STEPS = math.ceil(1437 / 128)  # digits' training images at batch 128
 
 
 @pytest.mark.parametrize("name", ["lr", "momentum", "weight_decay"])
@@ -41,7 +40,7 @@ def test_the_cli_refuses_lr_inf_in_one_line(tmp_path):
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    calls = []
+    calls, steps = [], []  # steps: the run's steps per epoch (the training split less the held-out validation)
 
     class PoisonedF:  # the loss of epoch 2's third step is NaN, as an overflow would make it
         def __getattr__(self, name):
@@ -51,12 +50,16 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
         def cross_entropy(scores, labels):
             calls.append(1)
             loss = torch.nn.functional.cross_entropy(scores, labels)
-            return loss * math.nan if len(calls) == STEPS + 3 else loss
+            return loss * math.nan if len(calls) == steps[0] + 3 else loss
+
+    def on_start(event: dict) -> None:
+        if event["event"] == "run_started":
+            steps.append(event["steps_per_epoch"])
 
     monkeypatch.setattr(trainer_module, "F", PoisonedF())
     run_dir = tmp_path / "run"
     with pytest.raises(Diverged) as caught:
-        fit(train_config("digits", epochs=3, **CELL), run_dir)
+        fit(train_config("digits", epochs=3, **CELL), run_dir, listeners=(on_start,))
     last = run_dir / "checkpoints" / "last.pt"
     assert str(caught.value) == (
         f"loss became nan at epoch 2 step 3; last good checkpoint: {last} (a lower learning rate may help)"

@@ -70,11 +70,14 @@ def test_a_training_shows_loss_accuracy_rate_and_spikes_per_layer_once_per_step(
         *(f"spikes_per_image/{n}" for n in layers),
     }
     assert tags == expected, tags ^ expected
+    per_epoch = next(e for e in events if e["event"] == "run_started")["steps_per_epoch"]
+    assert per_epoch > 2
     for tag in (*EPOCH_TAGS, f"firing_rate/{layers[0]}", f"spikes_per_image/{layers[-1]}"):
-        assert steps(log, tag) == [7, 14], tag  # epochs 1 and 2 at the global step: once each, across the resume
-    # every train_step event once, at (epoch - 1) * 7 + step
-    written = sorted({(e["epoch"] - 1) * 7 + e["step"] for e in events if e["event"] == "train_step"})
-    assert steps(log, "train/loss") == written and {7, 8, 14} <= set(written)
+        # epochs 1 and 2 at the global step: once each, across the resume
+        assert steps(log, tag) == [per_epoch, 2 * per_epoch], tag
+    # every train_step event once, at (epoch - 1) * steps per epoch + step
+    written = sorted({(e["epoch"] - 1) * per_epoch + e["step"] for e in events if e["event"] == "train_step"})
+    assert steps(log, "train/loss") == written and {per_epoch, per_epoch + 1, 2 * per_epoch} <= set(written)
     epoch2 = [e for e in events if e["event"] == "epoch_finished"][1]
     assert log.Scalars("epoch/val_accuracy")[1].value == pytest.approx(epoch2["val_acc"])
     assert log.Scalars(f"firing_rate/{layers[0]}")[1].value == pytest.approx(epoch2["firing_rates"][layers[0]])

@@ -45,7 +45,7 @@ def fake_fit(config, path, listeners=()):
     for event in events:
         for listener in listeners:
             listener(event)
-    return SimpleNamespace(best_acc=0.6, best_epoch=1, run_dir=path, precision="fp32")
+    return SimpleNamespace(best_acc=0.6, best_epoch=1, run_dir=path, precision="fp32", config=None, test=None)
 
 
 @pytest.mark.parametrize("stderr_is_a_terminal", [False, True])

@@ -30,6 +30,8 @@ from golden_weights import make_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_CHECKPOINT = "save_cifar100_bw.pth.tar"
+#: the longest one README command may take here, in seconds
+COMMAND_LIMIT_S = 3 * 3600
 #: README's stand-in for a checkout of the original code
 ORIGINAL_DIR = "DIR"
 
@@ -354,7 +356,11 @@ def run_line(session: Session, words: list[str]) -> Done:
         command = [sys.executable, "-c", SKIP_MD5]
     env = {k: v for k, v in os.environ.items() if k != "SNASNET_DATA"}  # ./data, as README's lines assume
     before = set((session.cwd / "runs").glob("*"))
-    process = subprocess.run(command + args, cwd=session.cwd, capture_output=True, text=True, env=env, timeout=1800)
+    # a training of README's takes 2 to 4 min on 2 idle cores and was seen to take over 30 on busy ones: the limit
+    # only keeps a hung command from holding the test run for ever
+    process = subprocess.run(
+        command + args, cwd=session.cwd, capture_output=True, text=True, env=env, timeout=COMMAND_LIMIT_S
+    )
     assert process.returncode == 0, f"`{line}` exited {process.returncode}:\n{process.stdout[-3000:]}\n{process.stderr}"
     made = sorted(set((session.cwd / "runs").glob("*")) - before, key=lambda p: p.stat().st_mtime)
     session.runs += made

@@ -1,8 +1,12 @@
-"""Does temporal feedback help on temporal data? Backward vs forward cells trained on digits-dvs event frames.
+"""Does temporal feedback help on temporal data? Backward vs forward cells trained on digits-dvs event frames, with
+each normalisation (``--norm`` of ``snasnet train``).
 
     python benchmarks/feedback_on_events.py                        # 20 candidates per cell type, 5 cells x 3 seeds,
                                                                    # 15 epochs each (about 70 min on 2 cores)
     python benchmarks/feedback_on_events.py --search 5 --epochs 2 --seeds 0     # a quick look (about 5 min)
+    # the normalisations on the searched cells of README's table (no search), 3 cells x 3 seeds each:
+    python benchmarks/feedback_on_events.py --norms step joint running --backward "0003 0000 2000 0020" \
+        --forward "0344 0024 0002 0000" --cells "searched backward" "searched forward" "paper CIFAR-100"
 
 Equal budgets: the backward and the forward search score the same number of candidates with the same strategy,
 seed and scoring batches (``snasnet.search.job.run_search``, SAHD at initialisation); every cell is then trained with
@@ -20,12 +24,17 @@ seed (no choice made on the test images; digits-dvs validates on its test split)
 deviation, the best epoch's accuracy (chosen on those test images, so optimistic), the last epoch's accuracy with
 per-step batch-norm statistics (``bn_statistics_on_events.py``: the swing of shared statistics taken out), spikes
 per test image (eval mode, as ``snasnet eval`` counts them) and the training time. Runs go to a temporary
-directory.
+directory. ``--backward`` / ``--forward`` give the searched cells by their strings instead of searching again;
+``--cells`` keeps only the named rows; ``--norms`` trains every row with each normalisation (default: digits-dvs's)
+and prints, per normalisation, the last-epoch and best-epoch accuracy, their gap and the spikes per image;
+``--results FILE`` appends each run as a JSON line, and ``--table FILE...`` prints the tables from such files
+(runs split over several processes) without training.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -37,7 +46,8 @@ from bn_statistics_on_events import accuracies
 
 from snasnet.data.datasets import get_dataset
 from snasnet.network.arch import Architecture
-from snasnet.network.presets import default_timesteps
+from snasnet.network.norms import NORMS
+from snasnet.network.presets import default_norm, default_timesteps
 from snasnet.search.job import SearchConfig, run_search, score_candidate, scoring_batches
 from snasnet.train.evaluate import evaluate
 from snasnet.train.job import fit, train_config
@@ -51,6 +61,7 @@ PAPER_CELLS = {"paper CIFAR-10": "0303 0030 2002 0200", "paper CIFAR-100": "0302
 class Row:
     name: str
     arch: Architecture
+    norm: str = ""
     score: float = float("nan")
     params: int = 0
     accuracies: list[float] = field(default_factory=list)  # last epoch, one per seed
@@ -100,6 +111,124 @@ def spread(values: list[float]) -> str:
     return f"{100 * mean:6.2f} ± {100 * sd:4.2f}"
 
 
+ROW_NAMES = ("searched backward", "searched forward", "searched bw, no feedback", *PAPER_CELLS)
+
+
+def cells(args: argparse.Namespace, runs: Path) -> list[tuple[str, Architecture]]:
+    """The rows' cells: the searched ones (searched again unless given), the ablation, the paper's."""
+    wanted = set(args.cells or ROW_NAMES)
+    needs = {"searched backward", "searched bw, no feedback"} & wanted
+    backward = forward = None
+    if needs:
+        backward = Architecture.parse(args.backward, "backward") if args.backward else searched("backward", args, runs)
+    if "searched forward" in wanted:
+        forward = Architecture.parse(args.forward, "forward") if args.forward else searched("forward", args, runs)
+    rows = [("searched backward", backward), ("searched forward", forward)]
+    if "searched bw, no feedback" in wanted:
+        ablated = without_feedback(backward)
+        if ablated is None:
+            print(f"the searched backward cell {backward} reaches its output only through feedback: no ablation row")
+        rows.append(("searched bw, no feedback", ablated))
+    rows += [(name, Architecture.parse(text, "backward")) for name, text in PAPER_CELLS.items()]
+    return [(name, arch) for name, arch in rows if name in wanted and arch is not None]
+
+
+def train_rows(args: argparse.Namespace) -> list[Row]:
+    bundle = get_dataset(DATASET, args.data_dir)
+    timesteps = default_timesteps(DATASET)
+    batches = scoring_batches(bundle.search_set, 256, 2, args.seed)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        chosen = cells(args, runs)
+        for norm in args.norms:
+            for i, (name, arch) in enumerate(chosen):
+                row = Row(name, arch, norm)
+                rows.append(row)
+                cand = score_candidate(arch, batches, preset=bundle.preset, seed=args.seed, timesteps=timesteps,
+                                       **bundle.model_overrides())  # fmt: skip
+                row.score, row.params = cand.score, cand.params
+                for seed in args.seeds:
+                    start = time.perf_counter()
+                    config = train_config(DATASET, arch=str(arch), celltype=arch.celltype, seed=seed, norm=norm,
+                                          epochs=args.epochs, data_dir=args.data_dir, device="cpu")  # fmt: skip
+                    result = fit(config, runs / f"{norm}-cell-{i}-seed-{seed}")
+                    final = evaluate(result.model, bundle.test, device="cpu")
+                    seconds = time.perf_counter() - start
+                    row.seconds += seconds
+                    row.accuracies.append(final.top1)
+                    row.per_step.append(accuracies(result.model, bundle, ("per step",))["per step"])
+                    row.best.append(result.best_acc or 0.0)
+                    row.spikes.append(final.total_spikes_per_image)
+                    print(f"{norm:<8}{name:<26}{str(arch):<21}seed {seed}: test acc {100 * final.top1:6.2f}% "
+                          f"(best epoch {100 * row.best[-1]:6.2f}%, per-step statistics "
+                          f"{100 * row.per_step[-1]:6.2f}%), {final.total_spikes_per_image:9,.0f} spikes/image, "
+                          f"{seconds:4.0f} s", flush=True)  # fmt: skip
+                    if args.results:
+                        record = {"norm": norm, "name": name, "arch": str(arch), "celltype": arch.celltype,
+                                  "seed": seed, "epochs": config.epochs, "score": row.score, "params": row.params,
+                                  "last": final.top1, "best": row.best[-1], "per_step": row.per_step[-1],
+                                  "spikes": final.total_spikes_per_image, "seconds": seconds,
+                                  "curve": [h["val_acc"] for h in result.history]}  # fmt: skip
+                        with open(args.results, "a") as f:
+                            f.write(json.dumps(record) + "\n")
+    return rows
+
+
+def rows_from(files: list[str]) -> list[Row]:
+    """The rows of ``--results`` files, in the order their runs first appear."""
+    rows: dict[tuple[str, str, str], Row] = {}
+    for path in files:
+        for line in Path(path).read_text().splitlines():
+            r = json.loads(line)
+            key = (r["norm"], r["name"], r["arch"])
+            row = rows.setdefault(key, Row(r["name"], Architecture.parse(r["arch"], r["celltype"]), r["norm"],
+                                           r["score"], r["params"]))  # fmt: skip
+            row.accuracies.append(r["last"])
+            row.best.append(r["best"])
+            row.per_step.append(r["per_step"])
+            row.spikes.append(r["spikes"])
+            row.seconds += r["seconds"]
+    return list(rows.values())
+
+
+def print_feedback_table(rows: list[Row], norm: str) -> None:
+    rows = [row for row in rows if row.norm == norm]
+    print(f"\nnormalisation {norm}:")
+    print(f"{'cell':<26}{'arch':<21}{'type':<10}{'SAHD':>8}{'params':>9}{'last-epoch acc':>16}{'best-epoch acc':>16}"
+          f"{'per-step stats':>16}{'spikes/image':>14}{'s/run':>7}")  # fmt: skip
+    for row in rows:
+        print(f"{row.name:<26}{str(row.arch):<21}{row.arch.celltype:<10}{row.score:>8.2f}{row.params:>9,}"
+              f"{spread(row.accuracies):>16}{spread(row.best):>16}{spread(row.per_step):>16}"
+              f"{statistics.fmean(row.spikes):>14,.0f}"
+              f"{row.seconds / len(row.accuracies):>7.0f}")  # fmt: skip
+    by_name = {row.name: row for row in rows}
+    pairs = [
+        (label, by_name["searched backward"], by_name[other])
+        for label, other in (
+            ("searched backward - searched forward", "searched forward"),
+            ("searched backward - the same cell without its feedback", "searched bw, no feedback"),
+        )
+        if {"searched backward", other} <= by_name.keys()
+    ]
+    for label, a, b in pairs:
+        last = statistics.fmean(a.accuracies) - statistics.fmean(b.accuracies)
+        step = statistics.fmean(a.per_step) - statistics.fmean(b.per_step)
+        print(f"{label}: {100 * last:+.2f} points of last-epoch test accuracy, {100 * step:+.2f} with per-step "
+              "statistics")  # fmt: skip
+
+
+def print_norm_table(rows: list[Row]) -> None:
+    """The normalisations side by side: per cell, last-epoch and best-epoch accuracy (mean ± sd over the seeds),
+    how far the last epoch falls short of the best (mean of the per-seed gaps), spikes per image."""
+    print(f"\n{'normalisation':<15}{'cell':<26}{'arch':<21}{'last-epoch acc':>16}{'best-epoch acc':>16}"
+          f"{'best - last':>13}{'spikes/image':>14}{'seeds':>7}")  # fmt: skip
+    for row in rows:
+        gap = statistics.fmean(b - a for a, b in zip(row.accuracies, row.best, strict=True))
+        print(f"{row.norm:<15}{row.name:<26}{str(row.arch):<21}{spread(row.accuracies):>16}{spread(row.best):>16}"
+              f"{100 * gap:>13.2f}{statistics.fmean(row.spikes):>14,.0f}{len(row.accuracies):>7}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--search", type=int, default=20, help="candidates scored per cell type")
@@ -108,68 +237,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the searches' seed")
     parser.add_argument("--data-dir", default=None, help="where digits-dvs is cached (default: as snasnet's jobs)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--norms",
+        nargs="+",
+        default=[default_norm(DATASET)],
+        choices=NORMS.names(),
+        help="train every cell with each of these normalisations (default: the dataset's)",
+    )
+    parser.add_argument("--backward", default=None, help="the searched backward cell (default: search for it)")
+    parser.add_argument("--forward", default=None, help="the searched forward cell (default: search for it)")
+    parser.add_argument("--cells", nargs="+", choices=ROW_NAMES, default=None, help="only these rows")
+    parser.add_argument("--results", default=None, help="append each run as a JSON line to this file")
+    parser.add_argument("--table", nargs="+", default=None, help="print the tables of --results files; no training")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    bundle = get_dataset(DATASET, args.data_dir)
-    timesteps = default_timesteps(DATASET)
-    batches = scoring_batches(bundle.search_set, 256, 2, args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp)
-        backward, forward = searched("backward", args, runs), searched("forward", args, runs)
-        rows = [Row("searched backward", backward), Row("searched forward", forward)]
-        ablated = without_feedback(backward)
-        if ablated is None:
-            print(f"the searched backward cell {backward} reaches its output only through feedback: no ablation row")
-        else:
-            rows.append(Row("searched bw, no feedback", ablated))
-        rows += [Row(name, Architecture.parse(text, "backward")) for name, text in PAPER_CELLS.items()]
-
-        for i, row in enumerate(rows):
-            cand = score_candidate(row.arch, batches, preset=bundle.preset, seed=args.seed, timesteps=timesteps,
-                                   **bundle.model_overrides())  # fmt: skip
-            row.score, row.params = cand.score, cand.params
-            for seed in args.seeds:
-                start = time.perf_counter()
-                config = train_config(DATASET, arch=str(row.arch), celltype=row.arch.celltype, seed=seed,
-                                      epochs=args.epochs, data_dir=args.data_dir, device="cpu")  # fmt: skip
-                result = fit(config, runs / f"cell-{i}-seed-{seed}")
-                final = evaluate(result.model, bundle.test, device="cpu")
-                row.seconds += time.perf_counter() - start
-                row.accuracies.append(final.top1)
-                row.per_step.append(accuracies(result.model, bundle, ("per step",))["per step"])
-                row.best.append(result.best_acc or 0.0)
-                row.spikes.append(final.total_spikes_per_image)
-                print(f"{row.name:<26}{str(row.arch):<21}seed {seed}: test acc {100 * final.top1:6.2f}% "
-                      f"(best epoch {100 * row.best[-1]:6.2f}%, per-step statistics "
-                      f"{100 * row.per_step[-1]:6.2f}%), {final.total_spikes_per_image:9,.0f} spikes/image, "
-                      f"{time.perf_counter() - start:4.0f} s", flush=True)  # fmt: skip
-
+    rows = rows_from(args.table) if args.table else train_rows(args)
     epochs = args.epochs or train_config(DATASET).epochs
     seeds = " ".join(map(str, args.seeds))
-    print(f"\n{DATASET}, T={timesteps}, {epochs} epochs per run, seeds {seeds}; searches of {args.search} "
-          f"candidates per cell type (seed {args.seed}). Accuracies in %, mean ± sd:")  # fmt: skip
-    print(f"{'cell':<26}{'arch':<21}{'type':<10}{'SAHD':>8}{'params':>9}{'last-epoch acc':>16}{'best-epoch acc':>16}"
-          f"{'per-step stats':>16}{'spikes/image':>14}{'s/run':>7}")  # fmt: skip
-    for row in rows:
-        print(f"{row.name:<26}{str(row.arch):<21}{row.arch.celltype:<10}{row.score:>8.2f}{row.params:>9,}"
-              f"{spread(row.accuracies):>16}{spread(row.best):>16}{spread(row.per_step):>16}"
-              f"{statistics.fmean(row.spikes):>14,.0f}"
-              f"{row.seconds / len(args.seeds):>7.0f}")  # fmt: skip
-    by_name = {row.name: row for row in rows}
-    bw, fw = by_name["searched backward"], by_name["searched forward"]
-    pairs = [("searched backward - searched forward", bw, fw)]
-    if "searched bw, no feedback" in by_name:
-        pairs.append(
-            ("searched backward - the same cell without its feedback", bw, by_name["searched bw, no feedback"])
-        )
-    print()
-    for label, a, b in pairs:
-        last = statistics.fmean(a.accuracies) - statistics.fmean(b.accuracies)
-        step = statistics.fmean(a.per_step) - statistics.fmean(b.per_step)
-        print(f"{label}: {100 * last:+.2f} points of last-epoch test accuracy, {100 * step:+.2f} with per-step "
-              "statistics")  # fmt: skip
+    source = f"from {', '.join(args.table)}" if args.table else f"{epochs} epochs per run, seeds {seeds}"
+    print(f"\n{DATASET}, T={default_timesteps(DATASET)}, {source}; searches of {args.search} candidates per cell "
+          f"type (seed {args.seed}) unless the cells were given. Accuracies in %, mean ± sd:")  # fmt: skip
+    norms = list(dict.fromkeys(row.norm for row in rows))
+    for norm in norms:
+        print_feedback_table(rows, norm)
+    if len(norms) > 1:
+        print_norm_table(rows)
 
 
 if __name__ == "__main__":

@@ -51,15 +51,18 @@ def test_fast_path_equals_reference_on_frames_in_eval_mode(arch, celltype):
     assert torch.allclose(ref, fast, atol=1e-5), f"max difference {(ref - fast).abs().max():.3g}"
 
 
+@pytest.mark.parametrize("norm", ["step", "running"])  # joint: the reference path refuses to train (test_norms)
 @pytest.mark.parametrize(("arch", "celltype"), [(GOLDEN, "backward"), (FORWARD, "forward")])
-def test_fast_path_equals_reference_on_frames_in_train_mode(arch, celltype):
-    """Same outputs and stem batch-norm statistics: the stem's batch norm normalises each step by itself."""
+def test_fast_path_equals_reference_on_frames_in_train_mode(arch, celltype, norm):
+    """Same outputs, stem gradients and batch-norm statistics, over two batches (running normalises the second
+    with the statistics the first pooled)."""
     x = event_counts()
     results = []
     for path in ("reference", "fast"):
-        model = frames_model(arch, celltype).train()
-        torch.manual_seed(0)  # the same dropout masks
-        out = model(x, path=path)
+        model = frames_model(arch, celltype, norm=norm).train()
+        for i, batch in enumerate((event_counts(seed=1), x)):
+            torch.manual_seed(i)  # the same dropout masks
+            out = model(batch, path=path)
         out.square().sum().backward()
         stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
         results.append((out.detach(), model.stem[0].weight.grad.clone(), stats))

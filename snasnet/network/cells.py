@@ -9,6 +9,8 @@ Each cell runs two ways:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -21,11 +23,14 @@ from snasnet.network.sequence import run_seq, seq_map
 class Cell(nn.Module):
     """Shared structure: one module per forward edge, in the original's order."""
 
-    def __init__(self, arch: Architecture, channels: int, lif: LIFConfig) -> None:
+    def __init__(
+        self, arch: Architecture, channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module] | None = None
+    ) -> None:
+        """``norm`` builds each edge's batch norm from its channels (default ``nn.BatchNorm2d``)."""
         super().__init__()
         self.arch = arch
         self.channels = channels
-        self.cell_architecture = nn.ModuleList(build_op(arch.op(r, c), channels, lif) for r, c in forward_slots())
+        self.cell_architecture = nn.ModuleList(build_op(arch.op(r, c), channels, lif, norm) for r, c in forward_slots())
         self._fwd = {slot: i for i, slot in enumerate(forward_slots())}
 
     def forward_edge(self, src: int, dst: int) -> nn.Module:
@@ -95,9 +100,13 @@ class BackwardCell(Cell):
     x1 = e01(x0 + b0); x2 = e02(x0 + b0) + e12(x1 + b1); x3 = e03(x0 + b0) + e13(x1 + b1) + e23(x2 + b2);
     then b0 = e10(x1 + b1) + e20(x2 + b2) + e30(x3); b1 = e21(x2 + b2) + e31(x3); b2 = e32(x3)."""
 
-    def __init__(self, arch: Architecture, channels: int, lif: LIFConfig) -> None:
-        super().__init__(arch, channels, lif)
-        self.cell_architecture_back = nn.ModuleList(build_op(arch.op(r, c), channels, lif) for r, c in backward_slots())
+    def __init__(
+        self, arch: Architecture, channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module] | None = None
+    ) -> None:
+        super().__init__(arch, channels, lif, norm)
+        self.cell_architecture_back = nn.ModuleList(
+            build_op(arch.op(r, c), channels, lif, norm) for r, c in backward_slots()
+        )
         self._bwd = {slot: i for i, slot in enumerate(backward_slots())}
         self._feedback: list[torch.Tensor | None] = [None] * (NUM_NODES - 1)
 

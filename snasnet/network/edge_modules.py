@@ -3,6 +3,8 @@ state_dict keys match): the zero edge and LIF -> conv -> batch norm."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -17,10 +19,12 @@ class Zero(nn.Module):
         return x * 0.0
 
 
-def spiking_conv(channels: int, kernel: int, lif: LIFConfig) -> nn.Sequential:
-    """Operations 2 and 3: LIF -> conv (kernel x kernel, same size, no bias) -> batch norm."""
+def spiking_conv(
+    channels: int, kernel: int, lif: LIFConfig, norm: Callable[[int], nn.Module] = nn.BatchNorm2d
+) -> nn.Sequential:
+    """Operations 2 and 3: LIF -> conv (kernel x kernel, same size, no bias) -> batch norm (``norm(channels)``)."""
     return nn.Sequential(
         make_lif(lif),
         nn.Conv2d(channels, channels, kernel_size=kernel, stride=1, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(channels),
+        norm(channels),
     )

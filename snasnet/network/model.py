@@ -20,21 +20,28 @@ from dataclasses import asdict, fields
 
 import torch
 from spikingjelly.activation_based import functional, layer
-from spikingjelly.activation_based.base import MemoryModule
+from spikingjelly.activation_based.base import StepModule
 from torch import nn
 
 from snasnet.core.errors import MAX_TIMESTEPS, ConfigError, check_at_most
 from snasnet.network.arch import Architecture
 from snasnet.network.cells import BackwardCell, Cell, ForwardCell
 from snasnet.network.neuron import LIFConfig, LIFNode, is_lif, make_lif
+from snasnet.network.norm_layers import RunningBatchNorm2d
+from snasnet.network.norms import FEEDBACK, NORMS, SEQUENCE, STEP, default_norm
 from snasnet.network.presets import Preset, get_preset
 from snasnet.network.sequence import run_seq, seq_map
 
 PATHS = ("fast", "reference")
 
 
-def make_cell(arch: Architecture, channels: int, lif: LIFConfig) -> Cell:
-    return (BackwardCell if arch.celltype == "backward" else ForwardCell)(arch, channels, lif)
+def make_cell(arch: Architecture, channels: int, lif: LIFConfig, norm: str = STEP) -> Cell:
+    """A cell whose batch norms follow ``norm`` (``snasnet.network.norms``): a backward cell runs its edges step by
+    step, a forward cell over all T at once on the fast path."""
+    backward = arch.celltype == "backward"
+    build = NORMS.get(norm).build
+    where = FEEDBACK if backward else SEQUENCE
+    return (BackwardCell if backward else ForwardCell)(arch, channels, lif, lambda c: build(c, where))
 
 
 def _conv_out(size: int, stride: int) -> int:
@@ -53,9 +60,12 @@ class SNASNet(nn.Module):
         second_avgpooling: int = 2,
         lif: LIFConfig | None = None,
         path: str = "fast",
+        norm: str | None = None,
     ) -> None:
         super().__init__()
         lif = lif or LIFConfig()
+        norm = norm or default_norm(preset.input)
+        bn = NORMS.get(norm).build
         if timesteps < 1:
             raise ConfigError(f"timesteps must be at least 1 (got {timesteps})")
         check_at_most("timesteps", timesteps, MAX_TIMESTEPS)
@@ -67,7 +77,7 @@ class SNASNet(nn.Module):
                 f"image size {preset.image_size} is too small for stem stride {preset.stem_stride}, "
                 f"pooling 2 and second_avgpooling {second_avgpooling}"
             )
-        self.arch, self.preset, self.lif = arch, preset, lif
+        self.arch, self.preset, self.lif, self.norm = arch, preset, lif, norm
         self.timesteps, self.second_avgpooling = timesteps, second_avgpooling
         self.path = path
         #: fast path in eval mode: skip the backward edges at the last step (their output feeds nothing).
@@ -78,15 +88,15 @@ class SNASNet(nn.Module):
 
         self.stem = nn.Sequential(
             nn.Conv2d(preset.in_channels, c1, 3, stride=preset.stem_stride, padding=1, bias=False),
-            nn.BatchNorm2d(c1),
+            bn(c1, SEQUENCE),
         )
-        self.cell1 = make_cell(arch, c1, lif)
+        self.cell1 = make_cell(arch, c1, lif, norm)
         self.downconv1 = nn.Sequential(
-            nn.BatchNorm2d(c1), make_lif(lif), nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2)
+            bn(c1, SEQUENCE), make_lif(lif), nn.Conv2d(c1, c2, 3, padding=1, bias=False), bn(c2, SEQUENCE)
         )
         self.resdownsample1 = nn.AvgPool2d(2, 2)
-        self.cell2 = make_cell(arch, c2, lif)
-        self.last_act = nn.Sequential(nn.BatchNorm2d(c2), make_lif(lif))
+        self.cell2 = make_cell(arch, c2, lif, norm)
+        self.last_act = nn.Sequential(bn(c2, SEQUENCE), make_lif(lif))
         self.resdownsample2 = nn.AvgPool2d(second_avgpooling, second_avgpooling)
         self.classifier = nn.Sequential(
             layer.Dropout(0.5),
@@ -95,7 +105,8 @@ class SNASNet(nn.Module):
             nn.Linear(preset.classifier_width, preset.final_neurons, bias=True),
         )
         self.boost = nn.AvgPool1d(preset.num_clusters, preset.num_clusters)
-        self._memory_modules = [m for m in self.modules() if isinstance(m, MemoryModule)]
+        self._step_modules = [m for m in self.modules() if isinstance(m, StepModule)]
+        self._running_norms = [m for m in self.modules() if isinstance(m, RunningBatchNorm2d)]
         self.reset_parameters()
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -134,6 +145,7 @@ class SNASNet(nn.Module):
             "timesteps": self.timesteps,
             "second_avgpooling": self.second_avgpooling,
             "lif": asdict(self.lif),
+            "norm": self.norm,
         }
 
     @property
@@ -146,16 +158,19 @@ class SNASNet(nn.Module):
         return [(name, m) for name, m in self.named_modules() if is_lif(m)]
 
     def reset_state(self, path: str = "reference") -> None:
-        """Reset membranes, dropout masks and feedback: every forward pass starts from rest. Every stateful
-        layer goes back to single-step mode (the fast path switches the ones it runs over all T), and
-        LIF layers use the inference kernel on the fast path only."""
+        """Reset membranes, dropout masks and feedback: every forward pass starts from rest. Every spikingjelly
+        layer goes back to single-step mode (the fast path switches the ones it runs over all T), LIF layers use
+        the inference kernel on the fast path only, and batch statistics recorded by a pass that did not finish
+        are dropped."""
         functional.reset_net(self)
         for cell in self.cells:
             cell.reset_state()
-        for m in self._memory_modules:
+        for m in self._step_modules:
             m.step_mode = "s"
             if isinstance(m, LIFNode):
                 m.inference_kernel = path == "fast"
+        for m in self._running_norms:
+            m.clear()
 
     # --- forward --------------------------------------------------------------------------------
     def forward(self, inputs: torch.Tensor, path: str | None = None) -> torch.Tensor:
@@ -163,14 +178,26 @@ class SNASNet(nn.Module):
         if path not in PATHS:
             raise ConfigError(f"unknown execution path {path!r}: choose one of {', '.join(PATHS)}")
         self.check_input(inputs)
+        if path == "reference" and self.training and not NORMS.get(self.norm).reference_trains:
+            raise ConfigError(
+                f"normalisation {self.norm!r} takes the batch statistics of all timesteps at once, which the "
+                "reference path (every layer once per step) cannot compute: train on the fast path"
+            )
         self.reset_state(path)
+        scores = self._forward(inputs, path)
+        if self.training:  # the statistics this pass recorded, pooled over its timesteps
+            for m in self._running_norms:
+                m.commit()
+        return scores
+
+    def _forward(self, inputs: torch.Tensor, path: str) -> torch.Tensor:
         frames = self.preset.takes_frames
         if path == "reference":
             if frames:  # the stem at every step, just before that step's cells
                 return self._forward_reference(self.stem(x) for x in inputs.transpose(0, 1))
             static = self.stem(inputs)  # direct encoding: the static image, computed once
             return self._forward_reference(itertools.repeat(static, self.timesteps))
-        if frames:  # the stem over all T frames at once, batch norm per step while training
+        if frames:  # the stem over all T frames at once (its batch norm as the normalisation says)
             return self._forward_fast(run_seq(self.stem, inputs.transpose(0, 1)), static=False)
         return self._forward_fast(self.stem(inputs), static=True)
 
@@ -245,7 +272,8 @@ def build_model(
     Architecture's, else ``backward``. ``timesteps`` defaults to a frames preset's T, else 5.
     ``overrides``: Preset fields (``in_channels``, ``image_size``, ``num_classes``, ``channels``,
     ``classifier_width``, ``final_neurons``, ``stem_stride``, ``input``), LIF fields (``tau``, ``threshold``,
-    ``v_reset``, ``detach_reset``, ``surrogate``) and ``path``.
+    ``v_reset``, ``detach_reset``, ``surrogate``), ``path`` and ``norm`` (``snasnet.network.norms``: what training
+    normalises with; default ``step`` for static presets, the frames default for frames presets).
     """
     if isinstance(arch, Architecture):
         if celltype is not None and celltype != arch.celltype:
@@ -255,21 +283,25 @@ def build_model(
     lif_fields = {f.name for f in fields(LIFConfig)}
     lif_kw = {k: overrides.pop(k) for k in list(overrides) if k in lif_fields}
     path = str(overrides.pop("path", "fast"))
+    norm = overrides.pop("norm", None)
     resolved = get_preset(preset, **overrides)
     steps = timesteps if timesteps is not None else resolved.model_timesteps
-    return SNASNet(arch, resolved, steps, second_avgpooling, LIFConfig(**lif_kw), path)
+    lif = LIFConfig(**lif_kw)
+    return SNASNet(arch, resolved, steps, second_avgpooling, lif, path, None if norm is None else str(norm))
 
 
 def model_from_config(config: dict, **changes: object) -> SNASNet:
-    """Rebuild a network from ``SNASNet.config()``; ``changes`` may set timesteps or path."""
+    """Rebuild a network from ``SNASNet.config()``; ``changes`` may set timesteps or path. Configs written before
+    the normalisation was recorded trained with ``step`` (the only one there was)."""
     try:
         arch = Architecture.parse(config["arch"], config["celltype"])
         preset = Preset(**config["preset"])
         lif = LIFConfig(**config.get("lif", {}))
         timesteps = int(changes.pop("timesteps", None) or config["timesteps"])
         pooling = int(config["second_avgpooling"])
+        norm = str(config.get("norm", STEP))
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"incomplete model configuration ({exc})") from None
     except (ValueError, OverflowError) as exc:  # "timesteps": "five", a pooling of 1e400
         raise ConfigError(f"malformed model configuration ({exc})") from None
-    return SNASNet(arch, preset, timesteps, pooling, lif, str(changes.pop("path", "fast")))
+    return SNASNet(arch, preset, timesteps, pooling, lif, str(changes.pop("path", "fast")), norm)

@@ -25,31 +25,32 @@ class Operation:
     code: int
     name: str
     spiking: bool  # LIF -> conv -> BN: holds a neuron, a convolution and a batch norm
-    build: Callable[[int, LIFConfig], nn.Module]  # (channels, lif settings) -> the edge's module
+    #: (channels, lif settings, batch-norm builder: channels -> module) -> the edge's module
+    build: Callable[[int, LIFConfig, Callable[[int], nn.Module]], nn.Module]
 
 
-def _zero(channels: int, lif: LIFConfig) -> nn.Module:
+def _zero(channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module]) -> nn.Module:
     from snasnet.network.edge_modules import Zero
 
     return Zero()
 
 
-def _skip(channels: int, lif: LIFConfig) -> nn.Module:
+def _skip(channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module]) -> nn.Module:
     from torch import nn
 
     return nn.Identity()
 
 
-def _conv(kernel: int) -> Callable[[int, LIFConfig], nn.Module]:
-    def build(channels: int, lif: LIFConfig) -> nn.Module:
+def _conv(kernel: int) -> Callable[[int, LIFConfig, Callable[[int], nn.Module]], nn.Module]:
+    def build(channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module]) -> nn.Module:
         from snasnet.network.edge_modules import spiking_conv
 
-        return spiking_conv(channels, kernel, lif)
+        return spiking_conv(channels, kernel, lif, norm)
 
     return build
 
 
-def _avgpool(channels: int, lif: LIFConfig) -> nn.Module:
+def _avgpool(channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module]) -> nn.Module:
     from torch import nn
 
     return nn.AvgPool2d(kernel_size=3, stride=1, padding=1)
@@ -83,6 +84,11 @@ def is_spiking(code: int) -> bool:
     return operation(code).spiking
 
 
-def build_op(code: int, channels: int, lif: LIFConfig) -> nn.Module:
-    """The module of one edge, ``code`` as in the connection matrix."""
-    return operation(code).build(channels, lif)
+def build_op(code: int, channels: int, lif: LIFConfig, norm: Callable[[int], nn.Module] | None = None) -> nn.Module:
+    """The module of one edge, ``code`` as in the connection matrix; ``norm`` builds its batch norm from the
+    channels (default ``nn.BatchNorm2d``, the original's)."""
+    if norm is None:
+        from torch import nn
+
+        norm = nn.BatchNorm2d
+    return operation(code).build(channels, lif, norm)

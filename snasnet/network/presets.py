@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from snasnet.core.errors import ConfigError
 from snasnet.core.registry import Registry
+from snasnet.network.norms import default_norm as norm_for_input
 
 STATIC, FRAMES = "static", "frames"
 INPUTS = (STATIC, FRAMES)
@@ -99,6 +100,12 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
     """A registered preset by name (or a Preset as given), with fields replaced by ``overrides``."""
     preset = name if isinstance(name, Preset) else PRESETS.get(name)
     return preset.replace(**overrides) if overrides else preset
+
+
+def default_norm(name: str) -> str:
+    """The normalisation (``snasnet.network.norms``) of a job on dataset ``name``: its preset's input kind's
+    default (frames or static), static for a dataset without a preset of its name."""
+    return norm_for_input(PRESETS.get(name).input if name in PRESETS else STATIC)
 
 
 def default_timesteps(name: str) -> int:

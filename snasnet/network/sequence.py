@@ -23,12 +23,15 @@ def seq_batch_norm(bn: nn.BatchNorm2d, x_seq: torch.Tensor) -> torch.Tensor:
 
 
 def run_seq(module: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
-    """Run a layer of the model over all T steps at once: LIF layers in multi-step mode, batch norms per
-    step while training, everything else on the flattened ``[T*B, ...]`` batch."""
+    """Run a layer of the model over all T steps at once: LIF layers in multi-step mode, the batch norms of
+    ``snasnet.network.norm_layers`` on the sequence as it is, the original's batch norms per step while training,
+    everything else on the flattened ``[T*B, ...]`` batch."""
     if isinstance(module, nn.Sequential):
         for layer in module:
             x_seq = run_seq(layer, x_seq)
         return x_seq
+    if getattr(module, "takes_sequence", False):
+        return module(x_seq)
     if isinstance(module, nn.BatchNorm2d):
         return seq_batch_norm(module, x_seq)
     if isinstance(module, MemoryModule):

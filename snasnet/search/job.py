@@ -48,6 +48,7 @@ from snasnet.measure.synops import CostCounter
 from snasnet.network.arch import CELLTYPES, Architecture
 from snasnet.network.arch_file import BEST_ARCH
 from snasnet.network.model import build_model
+from snasnet.network.norms import STEP
 from snasnet.network.presets import default_timesteps
 from snasnet.search.objectives import BUDGETS, Ranking, choose, minimised, parse_objectives, rank
 from snasnet.search.pareto import crowding_distances
@@ -300,7 +301,9 @@ def score_candidate(
     """Build ``arch`` fresh (the original's initialisation, seeded by ``candidate_seed``) directly on the
     device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch),
     counting its synaptic operations and dense MACs per image in the same pass (``snasnet.measure.synops``: every
-    step the scoring pass runs, the last step's feedback included), and pricing them (``snasnet.measure.energy``)."""
+    step the scoring pass runs, the last step's feedback included), and pricing them (``snasnet.measure.energy``). Batch norms normalise each timestep with its
+    own batch statistics, as the original scores (``norm`` ``step``), whatever training will use."""
+    model_options.setdefault("norm", STEP)
     device = torch.device(device)
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, fields
 
 from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, ConfigError, check_at_most, check_seed
 from snasnet.network.arch import Architecture
-from snasnet.network.presets import default_timesteps
+from snasnet.network.norms import NORMS, STEP
+from snasnet.network.presets import default_norm, default_timesteps
 from snasnet.network.zoo import get_model, named_network
 from snasnet.train.optimizers import OPTIMIZERS
 from snasnet.train.precision import AUTO, REPORTED, check_precision, check_training_precision
@@ -46,6 +47,7 @@ class TrainConfig:
     celltype: str = "backward"
     timesteps: int = 5
     second_avgpooling: int = 2
+    norm: str | None = None  # what training normalises with (snasnet.network.norms); None: the dataset's default
     epochs: int = 300
     batch_size: int = 64
     optimizer: str = "sgd"
@@ -91,7 +93,10 @@ class TrainConfig:
         check_at_most("timesteps", self.timesteps, MAX_TIMESTEPS)
         check_at_most("workers", self.workers, MAX_WORKERS)
         check_seed("seed", self.seed)
-        OPTIMIZERS.get(self.optimizer)  # unknown names: the registries' one-line errors
+        if self.norm is None:
+            self.norm = default_norm(self.dataset)
+        NORMS.get(self.norm)  # unknown names: the registries' one-line errors
+        OPTIMIZERS.get(self.optimizer)
         SCHEDULERS.get(self.scheduler)
         if self.select_on not in SELECT_ON:
             raise ConfigError(f"select_on must be one of {', '.join(SELECT_ON)} (got {self.select_on!r})")
@@ -115,8 +120,10 @@ class TrainConfig:
     def stored(cls, values: dict) -> TrainConfig:
         """The configuration a checkpoint recorded (fields this version does not know are left out). Runs
         written before validation had a precision of its own recorded training's as ``precision``; runs written
-        before the validation split validated on the test split."""
+        before the validation split validated on the test split; runs written before the normalisation was
+        recorded trained with ``step``."""
         values = {k: v for k, v in values.items() if k in {f.name for f in fields(cls)}}
+        values.setdefault("norm", STEP)
         if "train_precision" not in values and "precision" in values:
             values["train_precision"] = values.pop("precision")
         values.setdefault("select_on", "test")

@@ -72,6 +72,7 @@ class Trainer:
             self.arch,
             timesteps=config.timesteps,
             second_avgpooling=config.second_avgpooling,
+            norm=config.norm,
             **self.bundle.model_overrides(),
         ).to(device)
         self.bundle.check_model(self.model, "the network")

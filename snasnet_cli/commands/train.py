@@ -146,6 +146,16 @@ def train(
     second_avgpooling: Annotated[
         int | None, _opt("--second-avgpooling", help="Pooling before the classifier \\[default: 2].", panel=RECIPE)
     ] = None,
+    norm: Annotated[
+        str | None,
+        _opt(
+            "--norm",
+            help=f"What batch norms normalise with in training: {choices('snasnet.network.norms:NORMS')} (step: each "
+            "timestep by itself, the original's; joint: all timesteps at once, tdBN; running: the running statistics, "
+            "as evaluation does). Evaluation is the same for all \\[default: step; event datasets: joint].",
+            panel=RECIPE,
+        ),
+    ] = None,
     seed: Annotated[int | None, _opt("--seed", help="Random seed \\[default: 0].", panel=RECIPE)] = None,
     device: Annotated[
         str | None, _opt("--device", help="auto (CUDA if present), cpu, cuda or cuda:N.", panel=MACHINE)
@@ -215,6 +225,7 @@ def train(
         "select_on": select_on,
         "timesteps": timesteps,
         "second_avgpooling": second_avgpooling,
+        "norm": norm,
         "seed": seed,
         "precision": precision,
         "train_precision": train_precision,
@@ -339,6 +350,6 @@ def _describe(config, path, started: dict) -> str:
     return (
         f"training {named}{config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
-        f"T={config.timesteps}, on {started['device']}: training {started['train_precision']}, validation "
+        f"T={config.timesteps}, batch norm {config.norm}, on {started['device']}: training {started['train_precision']}, validation "
         f"{started['val_precision']}; {validation_line(started)}; run directory {path}"
     )

@@ -86,7 +86,7 @@ RUNNING = NORMS.add(
 
 #: the normalisation of a network unless told otherwise, by its input kind (``Preset.input``). Static images keep
 #: the original's; frames: measured by benchmarks/feedback_on_events.py (README's event-data section)
-DEFAULT_NORMS = {"static": STEP, "frames": JOINT}
+DEFAULT_NORMS = {"static": STEP, "frames": RUNNING}
 
 
 def default_norm(input_kind: str) -> str:

@@ -301,8 +301,9 @@ def score_candidate(
     """Build ``arch`` fresh (the original's initialisation, seeded by ``candidate_seed``) directly on the
     device and score it on ``batches`` (``score_network``: train mode, no autograd, state reset per batch),
     counting its synaptic operations and dense MACs per image in the same pass (``snasnet.measure.synops``: every
-    step the scoring pass runs, the last step's feedback included), and pricing them (``snasnet.measure.energy``). Batch norms normalise each timestep with its
-    own batch statistics, as the original scores (``norm`` ``step``), whatever training will use."""
+    step the scoring pass runs, the last step's feedback included), and pricing them (``snasnet.measure.energy``).
+    Batch norms normalise each timestep with its own batch statistics, as the original scores (``norm`` ``step``),
+    whatever training will use."""
     model_options.setdefault("norm", STEP)
     device = torch.device(device)
     start = time.perf_counter()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from snasnet.network.norms import DEFAULT_NORMS  # torch-free, as the recipe
 from snasnet.train.recipe import DATASET_DEFAULTS, TrainConfig  # torch-free: the defaults the help shows
 from snasnet_cli import closed_pipe
 from snasnet_cli.arch_rows import join_arch_rows
@@ -152,7 +153,8 @@ def train(
             "--norm",
             help=f"What batch norms normalise with in training: {choices('snasnet.network.norms:NORMS')} (step: each "
             "timestep by itself, the original's; joint: all timesteps at once, tdBN; running: the running statistics, "
-            "as evaluation does). Evaluation is the same for all \\[default: step; event datasets: joint].",
+            f"as evaluation does). Evaluation is the same for all \\[default: {DEFAULT_NORMS['static']}; event "
+            f"datasets: {DEFAULT_NORMS['frames']}].",
             panel=RECIPE,
         ),
     ] = None,
@@ -350,6 +352,7 @@ def _describe(config, path, started: dict) -> str:
     return (
         f"training {named}{config.arch} ({config.celltype}) on {config.dataset}: {config.optimizer} {lr}, weight decay "
         f"{config.weight_decay:g}, {config.scheduler} schedule, {epochs}, batch {config.batch_size}, "
-        f"T={config.timesteps}, batch norm {config.norm}, on {started['device']}: training {started['train_precision']}, validation "
-        f"{started['val_precision']}; {validation_line(started)}; run directory {path}"
+        f"T={config.timesteps}, batch norm {config.norm}, on {started['device']}: training "
+        f"{started['train_precision']}, validation {started['val_precision']}; {validation_line(started)}; "
+        f"run directory {path}"
     )

@@ -19,9 +19,8 @@ from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
 from snasnet.core.errors import ConfigError
 from snasnet.network.model import build_model, model_from_config
-from snasnet.network.norm_layers import JointBatchNorm2d, RunningBatchNorm2d
 from snasnet.network.norms import NORMS, default_norm
-from snasnet.network.sequence import run_seq
+from snasnet.network.sequence import JointBatchNorm2d, RunningBatchNorm2d, run_seq
 from snasnet.train.recipe import TrainConfig, train_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -13,8 +13,7 @@ from snasnet.core.errors import ConfigError
 from snasnet.core.registry import Registry
 from snasnet.data.datasets import DATASETS
 from snasnet.network.model import build_model
-from snasnet.network.neuron import LIFConfig
-from snasnet.network.surrogates import SURROGATES
+from snasnet.network.neuron import SURROGATES, LIFConfig
 from snasnet.search.score import SCORES
 from snasnet.search.strategies import STRATEGIES
 from snasnet.train.job import TrainConfig

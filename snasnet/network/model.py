@@ -27,10 +27,9 @@ from snasnet.core.errors import MAX_TIMESTEPS, ConfigError, check_at_most
 from snasnet.network.arch import Architecture
 from snasnet.network.cells import BackwardCell, Cell, ForwardCell
 from snasnet.network.neuron import LIFConfig, LIFNode, is_lif, make_lif
-from snasnet.network.norm_layers import RunningBatchNorm2d
 from snasnet.network.norms import FEEDBACK, NORMS, SEQUENCE, STEP, default_norm
 from snasnet.network.presets import Preset, get_preset
-from snasnet.network.sequence import run_seq, seq_map
+from snasnet.network.sequence import RunningBatchNorm2d, run_seq, seq_map
 
 PATHS = ("fast", "reference")
 

@@ -1,4 +1,5 @@
-"""The LIF neuron every SNASNet layer uses: spikingjelly's ``LIFNode`` with the paper's settings."""
+"""The LIF neuron every SNASNet layer uses: spikingjelly's ``LIFNode`` with the paper's settings, and its
+surrogate gradients by name (the paper uses ATan)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import torch
 from spikingjelly.activation_based import neuron, surrogate
 
 from snasnet.core.errors import ConfigError
-from snasnet.network.surrogates import SURROGATES
+from snasnet.core.registry import Registry
+
+SURROGATES: Registry[type[surrogate.SurrogateFunctionBase]] = Registry("surrogate")
+SURROGATES.add("atan", surrogate.ATan)
+SURROGATES.add("sigmoid", surrogate.Sigmoid)
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,13 @@ def _step(channels: int, where: str) -> nn.Module:
 
 
 def _joint(channels: int, where: str) -> nn.Module:
-    from snasnet.network.norm_layers import JointBatchNorm2d, RunningBatchNorm2d
+    from snasnet.network.sequence import JointBatchNorm2d, RunningBatchNorm2d
 
     return JointBatchNorm2d(channels) if where == SEQUENCE else RunningBatchNorm2d(channels)
 
 
 def _running(channels: int, where: str) -> nn.Module:
-    from snasnet.network.norm_layers import RunningBatchNorm2d
+    from snasnet.network.sequence import RunningBatchNorm2d
 
     return RunningBatchNorm2d(channels)
 

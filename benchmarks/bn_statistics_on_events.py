@@ -2,9 +2,10 @@
 
     python benchmarks/bn_statistics_on_events.py runs/train-<time>/checkpoints/last.pt [more checkpoints]
 
-Training normalises each timestep with that step's own batch statistics (as the original does), while evaluation
-normalises every step with one set of running statistics. On static images the steps differ little; on event
-frames they differ enough that the validation accuracy of a digits-dvs run swings between epochs. For each
+With ``--norm step`` (the original's; the frames default before ``running``), training normalises each timestep
+with that step's own batch statistics, while evaluation normalises every step with one set of running statistics.
+On static images the steps differ little; on event frames they differ enough that the validation accuracy of a
+digits-dvs run swings between epochs. For each
 checkpoint this prints the test accuracy with:
 
 - ``running``: the running statistics (what ``snasnet eval`` reports);

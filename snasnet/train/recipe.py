@@ -144,11 +144,10 @@ DATASET_DEFAULTS: dict[str, dict] = {
     },
     "synthetic": {"val_interval": 1},
     # digits-dvs: the digits' reasons hold: SGD 0.1 stayed at 10% for 2 epochs, Adam 1e-2 without augmentation
-    # reached 65-76% validation with 93% training accuracy by epoch 5. With 2-pixel shifts, 15 epochs: best
-    # validation 94.4% (seed 0, 1 thread), 92.2% (seed 1, 1 thread), 83.9% (seed 0, 2 threads: 3 min 38 s); 12
-    # epochs: 75.3%. The validation accuracy swings between epochs: batch norms shared by the timesteps hold
-    # running statistics that fit no one step of event frames (with each batch's own statistics, the 75% network
-    # scored 93%).
+    # reached 65-76% validation with 93% training accuracy by epoch 5. With 2-pixel shifts and 15 epochs the
+    # networks of benchmarks/feedback_on_events.py reach 94-98% test accuracy with the frames default
+    # normalisation (running statistics, docs/normalisation.md); with the original's per-step statistics the
+    # validation accuracy swung between epochs (a backward cell: 60.7 +- 26.8% at the last epoch).
     "digits-dvs": {
         "optimizer": "adam",
         "lr": 1e-2,

@@ -33,8 +33,8 @@ def seq_batch_norm(bn: nn.BatchNorm2d, x_seq: torch.Tensor) -> torch.Tensor:
 
 
 def run_seq(module: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
-    """Run a layer of the model over all T steps at once: LIF layers in multi-step mode, the batch norms of
-    below (``takes_sequence``) on the sequence as it is, the original's batch norms per step while training,
+    """Run a layer of the model over all T steps at once: LIF layers in multi-step mode, the batch norms below
+    (``takes_sequence``) on the sequence as it is, the original's batch norms per step while training,
     everything else on the flattened ``[T*B, ...]`` batch."""
     if isinstance(module, nn.Sequential):
         for layer in module:

@@ -47,7 +47,7 @@ from bn_statistics_on_events import accuracies
 from snasnet.data.datasets import get_dataset
 from snasnet.network.arch import Architecture
 from snasnet.network.norms import NORMS
-from snasnet.network.presets import default_norm, default_timesteps
+from snasnet.network.presets import default_timesteps, norm_for_dataset
 from snasnet.search.job import SearchConfig, run_search, score_candidate, scoring_batches
 from snasnet.train.evaluate import evaluate
 from snasnet.train.job import fit, train_config
@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument(
         "--norms",
         nargs="+",
-        default=[default_norm(DATASET)],
+        default=[norm_for_dataset(DATASET)],
         choices=NORMS.names(),
         help="train every cell with each of these normalisations (default: the dataset's)",
     )

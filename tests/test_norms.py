@@ -19,7 +19,7 @@ from exporters.parity import compare_scores, torch_scores
 from exporters.plain_model import PlainSNASNet
 from snasnet.core.errors import ConfigError
 from snasnet.network.model import build_model, model_from_config
-from snasnet.network.norms import NORMS, default_norm
+from snasnet.network.norms import NORMS, norm_for_input
 from snasnet.network.sequence import JointBatchNorm2d, RunningBatchNorm2d, run_seq
 from snasnet.train.recipe import TrainConfig, train_config
 
@@ -138,7 +138,7 @@ def test_static_presets_keep_the_originals_batch_norm_and_frames_presets_default
     assert static.norm == "step" and {type(m) for m in static.modules() if isinstance(m, nn.BatchNorm2d)} == {
         nn.BatchNorm2d
     }
-    assert build_model("digits-dvs", GOLDEN).norm == default_norm("frames") == "running"
+    assert build_model("digits-dvs", GOLDEN).norm == norm_for_input("frames") == "running"
     assert train_config("digits").norm == "step" and train_config("digits-dvs").norm == "running"
     assert train_config("digits-dvs", norm="joint").norm == "joint"
     with pytest.raises(ConfigError, match="unknown normalisation 'tdbn'"):

@@ -27,7 +27,7 @@ from snasnet.core.errors import MAX_TIMESTEPS, ConfigError, check_at_most
 from snasnet.network.arch import Architecture
 from snasnet.network.cells import BackwardCell, Cell, ForwardCell
 from snasnet.network.neuron import LIFConfig, LIFNode, is_lif, make_lif
-from snasnet.network.norms import FEEDBACK, NORMS, SEQUENCE, STEP, default_norm
+from snasnet.network.norms import FEEDBACK, NORMS, SEQUENCE, STEP, norm_for_input
 from snasnet.network.presets import Preset, get_preset
 from snasnet.network.sequence import RunningBatchNorm2d, run_seq, seq_map
 
@@ -63,7 +63,7 @@ class SNASNet(nn.Module):
     ) -> None:
         super().__init__()
         lif = lif or LIFConfig()
-        norm = norm or default_norm(preset.input)
+        norm = norm or norm_for_input(preset.input)
         bn = NORMS.get(norm).build
         if timesteps < 1:
             raise ConfigError(f"timesteps must be at least 1 (got {timesteps})")

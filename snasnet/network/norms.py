@@ -89,5 +89,6 @@ RUNNING = NORMS.add(
 DEFAULT_NORMS = {"static": STEP, "frames": RUNNING}
 
 
-def default_norm(input_kind: str) -> str:
+def norm_for_input(input_kind: str) -> str:
+    """The default normalisation of a network fed ``input_kind`` (a preset's ``input``: static or frames)."""
     return DEFAULT_NORMS[input_kind]

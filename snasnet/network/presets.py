@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from snasnet.core.errors import ConfigError
 from snasnet.core.registry import Registry
-from snasnet.network.norms import default_norm as norm_for_input
+from snasnet.network.norms import norm_for_input
 
 STATIC, FRAMES = "static", "frames"
 INPUTS = (STATIC, FRAMES)
@@ -102,7 +102,7 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
     return preset.replace(**overrides) if overrides else preset
 
 
-def default_norm(name: str) -> str:
+def norm_for_dataset(name: str) -> str:
     """The normalisation (``snasnet.network.norms``) of a job on dataset ``name``: its preset's input kind's
     default (frames or static), static for a dataset without a preset of its name."""
     return norm_for_input(PRESETS.get(name).input if name in PRESETS else STATIC)

@@ -52,12 +52,9 @@ def run_seq(module: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
     return seq_map(module, x_seq)
 
 
-class JointBatchNorm2d(layer.BatchNorm2d):
-    """tdBN's statistics (Zheng et al. 2021): in training, a sequence is normalised with the batch statistics of
-    all its T x B samples at once. spikingjelly's multi-step ``BatchNorm2d`` computes exactly that (``[T*B, ...]``
-    as one batch); tdBN's own ``ThresholdDependentBatchNorm2d`` is the same with its weights set to alpha x V_th at
-    initialisation (1 here, the BN default) but takes sequences only and is no ``nn.BatchNorm2d``, which the
-    exporters and the reference path need. A 4-D input is a whole batch by itself (a static image, computed once)."""
+class SequenceBatchNorm2d(layer.BatchNorm2d):
+    """spikingjelly's ``BatchNorm2d`` on one step ``[B, C, H, W]`` or a whole sequence ``[T, B, C, H, W]``, its
+    step mode set by the input: the multi-step call normalises ``[T*B, ...]`` as one batch."""
 
     takes_sequence = True  # run_seq hands it [T, B, ...] as it is
 
@@ -66,7 +63,15 @@ class JointBatchNorm2d(layer.BatchNorm2d):
         return super().forward(x)
 
 
-class RunningBatchNorm2d(layer.BatchNorm2d):
+class JointBatchNorm2d(SequenceBatchNorm2d):
+    """tdBN's statistics (Zheng et al. 2021): in training, a sequence is normalised with the batch statistics of
+    all its T x B samples at once. spikingjelly's multi-step ``BatchNorm2d`` computes exactly that (``[T*B, ...]``
+    as one batch); tdBN's own ``ThresholdDependentBatchNorm2d`` is the same with its weights set to alpha x V_th at
+    initialisation (1 here, the BN default) but takes sequences only and is no ``nn.BatchNorm2d``, which the
+    exporters and the reference path need. A 4-D input is a whole batch by itself (a static image, computed once)."""
+
+
+class RunningBatchNorm2d(SequenceBatchNorm2d):
     """Running statistics in training too: training's transform is evaluation's (OSR's aim, Zhu et al. 2024).
 
     Every call normalises with the running mean and variance (no gradient through them) and records each step's
@@ -87,8 +92,6 @@ class RunningBatchNorm2d(layer.BatchNorm2d):
     spikingjelly has no such layer (its multi-step ``BatchNorm2d`` normalises with the batch's statistics).
     """
 
-    takes_sequence = True
-
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__(num_features, eps, momentum)
         # per call: each step's batch mean and biased variance [steps, C], and the values per channel in a step
@@ -96,7 +99,6 @@ class RunningBatchNorm2d(layer.BatchNorm2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            self.step_mode = "m" if x.dim() == 5 else "s"
             return super().forward(x)
         steps = x if x.dim() == 5 else x.unsqueeze(0)  # [T, B, C, H, W]
         dims = (1, 3, 4)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from snasnet.core.errors import MAX_BATCH_SIZE, MAX_TIMESTEPS, MAX_WORKERS, ConfigError, check_at_most, check_seed
 from snasnet.network.arch import Architecture
 from snasnet.network.norms import NORMS, STEP
-from snasnet.network.presets import default_norm, default_timesteps
+from snasnet.network.presets import default_timesteps, norm_for_dataset
 from snasnet.network.zoo import get_model, named_network
 from snasnet.train.optimizers import OPTIMIZERS
 from snasnet.train.precision import AUTO, REPORTED, check_precision, check_training_precision
@@ -94,7 +94,7 @@ class TrainConfig:
         check_at_most("workers", self.workers, MAX_WORKERS)
         check_seed("seed", self.seed)
         if self.norm is None:
-            self.norm = default_norm(self.dataset)
+            self.norm = norm_for_dataset(self.dataset)
         NORMS.get(self.norm)  # unknown names: the registries' one-line errors
         OPTIMIZERS.get(self.optimizer)
         SCHEDULERS.get(self.scheduler)

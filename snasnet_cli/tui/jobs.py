@@ -36,6 +36,7 @@ class JobRequest:
     num_search: int | None = None
     epochs: int | None = None
     seed: int | None = None
+    norm: str | None = None  # train: what batch norms normalise with (snasnet.network.norms); None: the dataset's
     data_dir: str | None = None
     device: str = "auto"
     from_search: Path | None = None  # train the best architecture of this search run
@@ -70,7 +71,7 @@ class JobRequest:
                 ["--from-search", str(self.from_search)] if self.from_search else ["--arch-file", str(self.arch_file)]
             )
             return ["train", *data, *self._given("--epochs", self.epochs), *self._given("--seed", self.seed),
-                    *source, *common]  # fmt: skip
+                    *self._given("--norm", self.norm), *source, *common]  # fmt: skip
         if self.job == "eval":
             return ["eval", str(self.checkpoint), *data, *common]
         return ["export", "onnx", str(self.checkpoint), *self._given("--data-dir", self.data_dir), "--run-dir",

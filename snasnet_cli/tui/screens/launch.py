@@ -24,6 +24,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from snasnet.core.errors import SnasnetError
 from snasnet.network.arch import CELLTYPES
+from snasnet.network.norms import NORMS
+from snasnet.network.presets import norm_for_dataset
 from snasnet.train.recipe import train_config
 from snasnet_cli.options import DATASET_REGISTRY
 from snasnet_cli.tui.jobs import DEVICES, JOBS, JobRequest
@@ -33,6 +35,14 @@ _names: dict[str, tuple[str, ...]] = {}  # registry -> its names, read once per 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
+
+
+DEFAULT = "default"  # the norm field's choice that leaves --norm out
+
+
+def norm_choices(dataset: str) -> list[tuple[str, str]]:
+    """The norm field's options: the dataset's default first (left out of the command), then every option."""
+    return [(f"default ({norm_for_dataset(dataset)})", DEFAULT), *_options(tuple(NORMS.names()))]
 
 
 def default_epochs(dataset: str) -> str:
@@ -91,6 +101,9 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield self._number(r.num_search, "snasnet search's default", "num-search")
                 yield Label("epochs")
                 yield self._number(r.epochs, default_epochs(r.dataset), "epochs")
+                yield Label("norm (train)")
+                norm = r.norm if r.norm in NORMS.names() else DEFAULT
+                yield Select(norm_choices(r.dataset), value=norm, allow_blank=False, compact=True, id="norm")
                 yield Label("seed")
                 yield self._number(r.seed, "0", "seed")
                 yield Label("data-dir")
@@ -111,6 +124,11 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "dataset" and isinstance(event.value, str):
             self.query_one("#epochs", Input).placeholder = f"default: {default_epochs(event.value)}"
+            norm = self.query_one("#norm", Select)
+            chosen = norm.value
+            norm.set_options(norm_choices(event.value))  # the default's name follows the dataset
+            norm.value = chosen
+            norm.mutate_reactive(Select.value)  # the same value is no change to textual: show the new label
 
     def on_mount(self) -> None:
         if DATASET_REGISTRY not in _names:
@@ -146,6 +164,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             return int(text) if text.lstrip("-").isdigit() else None  # empty: the command's default
 
         job = self.query_one("#job", Select).value
+        norm = self.query_one("#norm", Select).value
         return replace(
             self.request,
             job="" if job is Select.NULL else str(job),
@@ -154,6 +173,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             num_search=number("num-search"),
             epochs=number("epochs"),
             seed=number("seed"),
+            norm=None if norm == DEFAULT else str(norm),
             data_dir=self.query_one("#data-dir", Input).value.strip() or None,
             device=str(self.query_one("#device", Select).value),
         )

@@ -137,6 +137,7 @@ class NotAWeight:
         ("ours, another architecture", "holds architecture 0302 0030 3003 0000 (backward), not 0300 0030 3003 0000"),
         ("original, another architecture", "does not fit architecture 0302 0030 3003 0000"),
         ("original, no architecture", "is an original SNASNet checkpoint, which does not record its network"),
+        ("ours, no training record", "records its network but not the dataset it was trained on: give it with"),
         ("python objects", "refusing to unpickle them"),
         ("other images", "holds a network for 1x8x8 images and 10 classes; dataset synthetic has 3x32x32"),
         ("missing file", "checkpoint not found"),
@@ -164,6 +165,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, our_che
         args = [str(original), "--arch", ARCH, "--dataset", "cifar10", "--data-dir", str(tmp_path / "data")]
     elif case == "original, no architecture":
         args = [str(original)]
+    elif case == "ours, no training record":  # written by save_checkpoint, not by a training run
+        args = [str(save_checkpoint(tmp_path / "bare.pt", build_model("digits", ARCH, channels=8)))]
     elif case == "python objects":
         torch.save({"state_dict": {}, "hook": NotAWeight()}, tmp_path / "evil.pt")
         args = [str(tmp_path / "evil.pt")]

@@ -29,7 +29,7 @@ from snasnet.core.runs import RunDir
 from snasnet.data.datasets import DataBundle, get_dataset
 from snasnet.measure.spikes import SpikeMonitor
 from snasnet.network.arch import layer_label
-from snasnet.network.checkpoint import load_checkpoint, read_checkpoint, trained_on
+from snasnet.network.checkpoint import FORMAT, load_checkpoint, read_checkpoint, trained_on
 from snasnet.network.model import SNASNet
 from snasnet.network.zoo import get_model, named_network
 from snasnet.train.precision import REPORTED, autocast, check_precision
@@ -196,6 +196,11 @@ def load_for_eval(config: EvalConfig) -> tuple[SNASNet, DataBundle]:
         network = named_network(config.model, given)
         config = replace(config, **network, dataset=config.dataset or get_model(config.model).dataset)
     name = config.dataset or trained.get("dataset")
+    if name is None and raw.get("format") == FORMAT:  # saved by save_checkpoint outside a training run
+        raise ConfigError(
+            f"{config.checkpoint} records its network but not the dataset it was trained on: give it with --dataset "
+            "(e.g. --dataset digits)"
+        )
     if name is None:
         raise ConfigError(
             f"{config.checkpoint} is an original SNASNet checkpoint, which does not record its network: give the "

@@ -178,13 +178,17 @@ def train_rows(args: argparse.Namespace) -> list[Row]:
 
 
 def rows_from(files: list[str]) -> list[Row]:
-    """The rows of ``--results`` files, in the order their runs first appear."""
-    rows: dict[tuple[str, str, str], Row] = {}
+    """The rows of ``--results`` files, by normalisation and cell (the order of the registry and of a run's
+    table), then by epochs. Runs of another length than the
+    dataset's epochs are rows of their own, named with their epochs (averaged together they would mean nothing)."""
+    rows: dict[tuple[str, str, str, int], Row] = {}
+    default_epochs = train_config(DATASET).epochs
     for path in files:
         for line in Path(path).read_text().splitlines():
             r = json.loads(line)
-            key = (r["norm"], r["name"], r["arch"])
-            row = rows.setdefault(key, Row(r["name"], Architecture.parse(r["arch"], r["celltype"]), r["norm"],
+            key = (r["norm"], r["name"], r["arch"], r["epochs"])
+            name = r["name"] if r["epochs"] == default_epochs else f"{r['name']}, {r['epochs']} ep"
+            row = rows.setdefault(key, Row(name, Architecture.parse(r["arch"], r["celltype"]), r["norm"],
                                            r["score"], r["params"]))  # fmt: skip
             row.accuracies.append(r["last"])
             row.best.append(r["best"])
@@ -192,7 +196,12 @@ def rows_from(files: list[str]) -> list[Row]:
             row.spikes.append(r["spikes"])
             row.curves.append(r["curve"])
             row.seconds += r["seconds"]
-    return list(rows.values())
+
+    def order(key: tuple[str, str, str, int]) -> tuple[int, int, int]:
+        norm, name, _, epochs = key
+        return NORMS.names().index(norm), ROW_NAMES.index(name) if name in ROW_NAMES else len(ROW_NAMES), epochs
+
+    return [rows[key] for key in sorted(rows, key=order)]
 
 
 def print_feedback_table(rows: list[Row], norm: str) -> None:

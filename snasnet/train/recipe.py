@@ -145,9 +145,10 @@ DATASET_DEFAULTS: dict[str, dict] = {
     "synthetic": {"val_interval": 1},
     # digits-dvs: the digits' reasons hold: SGD 0.1 stayed at 10% for 2 epochs, Adam 1e-2 without augmentation
     # reached 65-76% validation with 93% training accuracy by epoch 5. With 2-pixel shifts and 15 epochs the
-    # networks of benchmarks/feedback_on_events.py reach 94-98% test accuracy with the frames default
+    # networks of benchmarks/feedback_on_events.py reach 93-98% test accuracy with the frames default
     # normalisation (running statistics, docs/normalisation.md); with the original's per-step statistics the
-    # validation accuracy swung between epochs (a backward cell: 60.7 +- 26.8% at the last epoch).
+    # validation accuracy swung between epochs (a backward cell: 52.9 +- 15.9% at the last epoch, 13.7 points
+    # below its best epoch).
     "digits-dvs": {
         "optimizer": "adam",
         "lr": 1e-2,
